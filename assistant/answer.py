@@ -1,0 +1,101 @@
+"""Ranked chunks -> an Answer of verbatim quotes: the sentences that best answer the question.
+
+Each candidate sentence is scored by its cosine to the question (bi-encoder), plus the
+share of the question's keywords it holds, plus a little of its chunk's retrieval rank.
+Every quote is `article.text[start:end]` by construction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .chunking import sentence_spans
+from .index import IndexData
+from .lexical import tokenize
+from .types import Answer, Hit, Snippet
+
+# Weights and the threshold were chosen on the news-qa-2022 dev weeks (see README, "How good is it").
+KEYWORD_WEIGHT = 0.3
+RANK_WEIGHT = 0.15
+FOUND_THRESHOLD = 0.45  # best sentence score below this: the archive does not answer
+CHUNKS_READ = 8  # how many top chunks the answerer reads sentence by sentence
+MIN_QUOTE_CHARS = 60  # a shorter sentence takes its neighbour along for context
+
+
+@dataclass(frozen=True)
+class Candidate:
+    chunk_id: int
+    start: int
+    end: int
+    rank: int
+
+
+def candidate_sentences(data: IndexData, hits: list[Hit]) -> list[Candidate]:
+    """The sentences of the top chunks, each once (overlapping chunks share sentences)."""
+    seen, candidates = set(), []
+    for rank, hit in enumerate(hits[:CHUNKS_READ]):
+        row, start, end = (int(x) for x in data.chunks[hit.chunk_id])
+        text = data.articles[row].text
+        for s, e in widen_short(text, sentence_spans(text, start, end)):
+            if (row, s) not in seen:
+                seen.add((row, s))
+                candidates.append(Candidate(hit.chunk_id, s, e, rank))
+    return candidates
+
+
+def widen_short(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Join a very short sentence ('He agreed.') with the one after it."""
+    widened = []
+    for i, (s, e) in enumerate(spans):
+        if e - s < MIN_QUOTE_CHARS and i + 1 < len(spans):
+            e = spans[i + 1][1]
+        widened.append((s, e))
+    return widened
+
+
+def keyword_share(question_terms: set[str], sentence: str) -> float:
+    if not question_terms:
+        return 0.0
+    return len(question_terms & set(tokenize(sentence))) / len(question_terms)
+
+
+def score_sentences(data: IndexData, embed, query_vector: np.ndarray, question: str,
+                    candidates: list[Candidate]) -> np.ndarray:
+    texts = [data.article_of(c.chunk_id).text[c.start:c.end] for c in candidates]
+    cosines = embed(texts) @ query_vector
+    terms = set(tokenize(question))
+    keywords = np.array([keyword_share(terms, t) for t in texts])
+    ranks = np.array([1.0 / (1 + c.rank) for c in candidates])
+    return cosines + KEYWORD_WEIGHT * keywords + RANK_WEIGHT * ranks
+
+
+def answer(data: IndexData, embed, query_vector: np.ndarray, question: str, hits: list[Hit],
+           k: int = 3, threshold: float = FOUND_THRESHOLD) -> Answer:
+    """Up to `k` quotes from distinct articles, best first; `found` is False (and the
+    quotes move to `nearest`) when even the best falls below `threshold`."""
+    candidates = candidate_sentences(data, hits)
+    if not candidates:
+        return Answer(question, found=False)
+    scores = score_sentences(data, embed, query_vector, question, candidates)
+    snippets, articles_used = [], set()
+    for i in np.argsort(-scores, kind="stable"):
+        candidate = candidates[i]
+        article = data.article_of(candidate.chunk_id)
+        if article.id in articles_used:
+            continue
+        articles_used.add(article.id)
+        snippets.append(make_snippet(article, candidate.start, candidate.end, float(scores[i])))
+        if len(snippets) == k:
+            break
+    if snippets[0].score < threshold:
+        return Answer(question, found=False, nearest=tuple(snippets))
+    return Answer(question, found=True, snippets=tuple(snippets))
+
+
+def make_snippet(article, start: int, end: int, score: float) -> Snippet:
+    return Snippet(
+        quote=article.text[start:end], article_id=article.id, title=article.title,
+        date=article.date, source=article.source, url=article.url, start=start, end=end,
+        score=score, category=article.category, date_inferred=article.date_inferred,
+    )

@@ -1,0 +1,136 @@
+"""`assistant index | ask | serve`: parse, call one library function, format. The only
+module that prints or exits."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .errors import AssistantError
+from .retrieve import DateWindow
+
+DEFAULT_ARCHIVE = Path("archive")
+DEFAULT_INDEX = Path("index")
+
+
+def iso_date(value: str) -> str:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2022-09-28") from None
+
+
+def positive_int(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
+    return int(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assistant", description=(
+        "Question answering over a news archive: verbatim, cited quotes, never invented text."))
+    commands = parser.add_subparsers(dest="command", required=True)
+    env_index = Path(os.environ.get("ASSISTANT_INDEX", DEFAULT_INDEX))
+
+    index = commands.add_parser("index", help="rebuild the index from the archive")
+    index.add_argument("--archive", type=Path, action="append",
+                       help="archive file or folder (repeatable; default: archive/)")
+    index.add_argument("--index", type=Path, default=env_index, help="index folder (default: index/)")
+
+    ask = commands.add_parser("ask", help="answer a question with cited quotes")
+    ask.add_argument("question")
+    ask.add_argument("--index", type=Path, default=env_index)
+    ask.add_argument("-k", type=positive_int, default=3, help="most quotes to return (default 3)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.add_argument("--as-of", type=iso_date, help="answer from articles up to this date, "
+                     "preferring the most recent")
+    ask.add_argument("--since", type=iso_date, help="only articles published on or after")
+    ask.add_argument("--until", type=iso_date, help="only articles published on or before")
+
+    serve = commands.add_parser("serve", help="serve the web chat")
+    serve.add_argument("--index", type=Path, default=env_index)
+    serve.add_argument("--archive", type=Path, action="append",
+                       help="archive to index first if there is no index yet (default: archive/)")
+    serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
+    serve.add_argument("--port", type=int, default=7860)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return {"index": run_index, "ask": run_ask, "serve": run_serve}[args.command](args)
+    except AssistantError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def run_index(args) -> int:
+    from .embed import Embedder
+    from .pipeline import rebuild
+
+    archive = args.archive or [DEFAULT_ARCHIVE]
+    for path in archive:
+        if not path.exists():
+            raise AssistantError(f"archive path not found: {path}")
+    summary = rebuild(archive, args.index, Embedder(), progress=sys.stderr.isatty())
+    for problem in summary.problems:
+        print(f"skipped {problem}", file=sys.stderr)
+    print(summary.line())
+    return 0
+
+
+def run_ask(args) -> int:
+    from .pipeline import Assistant
+
+    window = DateWindow(since=args.since, until=args.until, as_of=args.as_of)
+    result = Assistant(args.index).ask(args.question, k=args.k, window=window)
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        print(format_answer(result))
+    return 0
+
+
+def format_answer(result) -> str:
+    """Plain-text answer: numbered quotes, then their sources."""
+    if not result.found:
+        lines = ["The archive does not answer this question well enough."]
+        if result.nearest:
+            lines.append("Closest passages (not an answer):")
+            lines += [f"  - \u201c{s.quote}\u201d ({s.title}, {s.date or 'undated'})"
+                      for s in result.nearest]
+        return "\n".join(lines)
+    lines = [f"[{n}] \u201c{s.quote}\u201d" for n, s in enumerate(result.snippets, start=1)]
+    lines.append("")
+    lines += [f"[{n}] {s.title} \u2014 {s.date or 'undated'}"
+              f"{' (year inferred)' if s.date_inferred else ''}"
+              f"{', ' + s.source if s.source else ''}{', ' + s.url if s.url else ''}"
+              f" [chars {s.start}-{s.end}]"
+              for n, s in enumerate(result.snippets, start=1)]
+    return "\n".join(lines)
+
+
+def run_serve(args) -> int:
+    from .embed import Embedder
+    from .pipeline import Assistant, rebuild
+    from . import store, ui
+
+    embedder = Embedder()
+    if store.current_name(args.index) is None:
+        archive = args.archive or [DEFAULT_ARCHIVE]
+        print(f"no index in {args.index}/ yet: building it from {', '.join(map(str, archive))}",
+              file=sys.stderr)
+        print(rebuild(archive, args.index, embedder, progress=sys.stderr.isatty()).line(),
+              file=sys.stderr)
+    assistant = Assistant(args.index, embedder)
+    assistant.data  # fail now, with a message, rather than on the first question
+    ui.serve(assistant, host=args.host, port=args.port)
+    return 0

@@ -1,0 +1,63 @@
+"""BM25 keyword retrieval over chunks (bm25s), beside the dense FAISS search."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+STOPWORDS = frozenset("""
+a an and are as at be been but by did do does for from had has have he her his how i if in
+into is it its last of on or she that the their them they this to was were what when where
+which who whom whose why will with would you week this year recently new said says
+""".split())
+TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased word tokens without stopwords, with a light plural folding.
+
+    >>> tokenize("Which countries joined the SCO?")
+    ['country', 'joined', 'sco']
+    """
+    return [fold(token) for token in TOKEN.findall(text.lower()) if token not in STOPWORDS]
+
+
+def fold(token: str) -> str:
+    if len(token) > 4 and token.endswith("ies"):
+        return token[:-3] + "y"
+    if len(token) > 3 and token.endswith("s") and not token.endswith(("ss", "us", "is")):
+        return token[:-1]
+    return token
+
+
+class LexicalIndex:
+    """A BM25 index whose document ids are chunk ids."""
+
+    def __init__(self, retriever):
+        self.retriever = retriever
+
+    @classmethod
+    def build(cls, texts: list[str]) -> "LexicalIndex":
+        import bm25s
+
+        retriever = bm25s.BM25()
+        # bm25s cannot index an empty vocabulary; a placeholder token keeps it valid.
+        retriever.index([tokenize(text) or ["\x00"] for text in texts], show_progress=False)
+        return cls(retriever)
+
+    def save(self, folder: Path) -> None:
+        self.retriever.save(str(folder), allow_pickle=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> "LexicalIndex":
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(folder), mmap=False, allow_pickle=False))
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every chunk for `query` (zeros where no query word occurs)."""
+        known = [t for t in tokenize(query) if t in self.retriever.vocab_dict]
+        if not known:
+            return np.zeros(self.retriever.scores["num_docs"], dtype=np.float32)
+        return np.asarray(self.retriever.get_scores(known), dtype=np.float32)

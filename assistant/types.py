@@ -1,0 +1,92 @@
+"""The nouns of the assistant: small frozen records passed between modules."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article. `text` is the body that quotes are cut from."""
+
+    id: str
+    title: str
+    text: str
+    date: str | None = None  # ISO YYYY-MM-DD
+    source: str | None = None
+    url: str | None = None
+    category: str | None = None
+    date_inferred: bool = False  # the year was taken from neighbouring articles
+    origin: str = ""  # the file (and line) the article was read from
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something in the archive that could not be read; the rest still is."""
+
+    path: str
+    reason: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of an article: `article.text[start:end]`."""
+
+    article_id: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its retrieval score (higher is better)."""
+
+    chunk_id: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A verbatim quote with its citation: `quote == article.text[start:end]`."""
+
+    quote: str
+    article_id: str
+    title: str
+    date: str | None
+    source: str | None
+    url: str | None
+    start: int
+    end: int
+    score: float
+    category: str | None = None
+    date_inferred: bool = False
+
+    def to_json(self) -> dict:
+        """The public JSON shape of `assistant ask --json` (extend, never break)."""
+        return {
+            "quote": self.quote, "article_id": self.article_id, "title": self.title,
+            "date": self.date, "source": self.source, "url": self.url,
+            "start": self.start, "end": self.end, "score": round(self.score, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the assistant says to a question: quotes, or that it has none."""
+
+    question: str
+    found: bool
+    snippets: tuple[Snippet, ...] = ()
+    # Passages shown when `found` is false: the closest the archive has, not an answer.
+    nearest: tuple[Snippet, ...] = field(default=())
+
+    def to_json(self) -> dict:
+        return {
+            "question": self.question,
+            "found": self.found,
+            "snippets": [s.to_json() for s in self.snippets],
+        }
