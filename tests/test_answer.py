@@ -1,0 +1,75 @@
+"""The extractive answerer: every quote is exact article text; weak matches are declined."""
+from __future__ import annotations
+
+import pytest
+
+from assistant.errors import BadQuestion
+from assistant.pipeline import Assistant, rebuild
+
+from conftest import BUNDLED_ARCHIVE
+
+QUESTIONS = ["Who is the Secretary-General of the CSTO?", "wheat harvest prices",
+             "Which choir won the national prize?", "What happened in Avaza?",
+             "bridge reopened mayor", "SCO membership applications Iran"]
+
+
+@pytest.fixture
+def assistant(tmp_path, small_archive, fake_embedder):
+    rebuild([small_archive, BUNDLED_ARCHIVE], tmp_path / "index", fake_embedder)
+    return Assistant(tmp_path / "index", fake_embedder)
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_every_quote_is_the_article_text_at_its_offsets(assistant, question):
+    articles = {a.id: a for a in assistant.data.articles}
+    result = assistant.ask(question, k=5)
+    quotes = result.snippets + result.nearest
+    assert quotes
+    for snippet in quotes:
+        article = articles[snippet.article_id]
+        assert snippet.quote == article.text[snippet.start:snippet.end]
+        assert (snippet.title, snippet.date, snippet.source) == (article.title, article.date,
+                                                                 article.source)
+    assert len({s.article_id for s in quotes}) == len(quotes) <= 5
+    assert [s.score for s in quotes] == sorted((s.score for s in quotes), reverse=True)
+
+
+def test_found_follows_the_threshold(assistant):
+    from assistant.answer import answer
+    from assistant.retrieve import retrieve
+
+    data, embed = assistant.data, assistant.embedder
+    question = "wheat harvest prices"
+    q = embed.embed_one(question)
+    hits = retrieve(data, q, question)
+    best = answer(data, embed.embed, q, question, hits, threshold=-10).snippets[0].score
+    assert answer(data, embed.embed, q, question, hits, threshold=best - 1e-6).found
+    declined = answer(data, embed.embed, q, question, hits, threshold=best + 1e-6)
+    assert not declined.found and declined.snippets == () and declined.nearest
+
+
+def test_json_shape_is_the_public_contract(assistant):
+    result = assistant.ask("Which choir won the national prize?").to_json()
+    assert set(result) == {"question", "found", "snippets"}
+    for snippet in result["snippets"]:
+        assert set(snippet) == {"quote", "article_id", "title", "date", "source", "url",
+                                "start", "end", "score"}
+
+
+@pytest.mark.parametrize("question", ["", "   \n", "?!…", "x" * 5000])
+def test_unsearchable_questions_get_a_message(assistant, question):
+    with pytest.raises(BadQuestion):
+        assistant.ask(question)
+
+
+def test_date_window_limits_the_articles_quoted(assistant):
+    articles = {a.id: a for a in assistant.data.articles}
+    from assistant.retrieve import DateWindow
+
+    for window in [DateWindow(until="2021-12-31"), DateWindow(since="2022-01-01"),
+                   DateWindow(as_of="2021-09-16")]:
+        result = assistant.ask("SCO meeting heads of state", k=5, window=window)
+        for snippet in result.snippets + result.nearest:
+            date = articles[snippet.article_id].date
+            assert date is None or ((not window.since or date >= window.since)
+                                    and (not window.last or date <= window.last))

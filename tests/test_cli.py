@@ -1,0 +1,75 @@
+"""The command line in-process, end to end with the real model on the bundled archive."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assistant.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+def ask_json(capsys, index_dir, *args):
+    assert main(["ask", *args, "--index", str(index_dir), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1  # exactly one JSON object
+    return json.loads(out)
+
+
+def test_index_command_prints_one_summary_line(tmp_path, capsys):
+    assert main(["index", "--archive", "archive", "--index", str(tmp_path / "ix")]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("indexed 5 articles,") and "0 skipped" in out[0]
+
+
+def test_csto_secretary_general_is_quoted_from_the_right_article(capsys, bundled_index):
+    result = ask_json(capsys, bundled_index, "Who is the Secretary-General of the CSTO?")
+    assert result["found"] is True
+    top = result["snippets"][0]
+    assert "Stanislav Zas" in top["quote"]
+    assert top["date"] == "2021-09-16" and top["source"] == "EIRNS"
+    assert top["title"] == "Afghanistan’s Neighbors Move to Secure Borders and Counter Terrorism"
+
+
+@pytest.mark.parametrize("question", [
+    "What is the best recipe for sourdough pizza?",
+    "Who won the football World Cup final?",
+    "How do I reset my router password?",
+])
+def test_off_topic_questions_are_declined(capsys, bundled_index, question):
+    result = ask_json(capsys, bundled_index, question)
+    assert result == {"question": question, "found": False, "snippets": []}
+
+
+@pytest.mark.parametrize("question, needle, date", [
+    ("Where did the Central Asian heads of state meet in August?", "Avaza", "2021-08-06"),
+    ("How many applications to join the SCO were received?", "11 applications", "2022-09-28"),
+    ("Where was the first Eurasian Economic Forum held?", "Bishkek", "2022-05-26"),
+])
+def test_answers_on_the_bundled_archive(capsys, bundled_index, question, needle, date):
+    result = ask_json(capsys, bundled_index, question)
+    assert result["found"] and needle in result["snippets"][0]["quote"]
+    assert result["snippets"][0]["date"] == date
+
+
+def test_as_of_excludes_later_articles(capsys, bundled_index):
+    result = ask_json(capsys, bundled_index, "SCO summit membership", "--as-of", "2021-12-31", "-k", "5")
+    assert all(s["date"] <= "2021-12-31" for s in result["snippets"])
+
+
+def test_plain_output_numbers_quotes_and_sources(capsys, bundled_index):
+    assert main(["ask", "Who is the Secretary-General of the CSTO?", "--index", str(bundled_index)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("[1] “") and "Stanislav Zas" in out and "— 2021-09-16, EIRNS" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["ask", "   "], "question is empty"),
+    (["ask", "anything", "--index", "/nonexistent/ix"], "assistant index --index"),
+    (["index", "--archive", "/nonexistent/archive"], "archive path not found"),
+])
+def test_fixable_errors_are_one_line_and_exit_1(capsys, args, message):
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err

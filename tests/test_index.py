@@ -1,0 +1,120 @@
+"""The index: FAISS equals brute force, save/load round trip, refusal of mismatches."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from assistant import store
+from assistant.errors import IndexDamaged, IndexMismatch, IndexMissing
+from assistant.index import load_index
+from assistant.pipeline import rebuild
+from assistant.retrieve import DateWindow, allowed_chunks
+
+from conftest import BUNDLED_ARCHIVE, FakeEmbedder
+
+
+@pytest.fixture
+def built(tmp_path, small_archive, fake_embedder):
+    index_dir = tmp_path / "index"
+    rebuild([small_archive, BUNDLED_ARCHIVE], index_dir, fake_embedder)
+    return index_dir
+
+
+def load(index_dir, embedder=FakeEmbedder()):
+    return load_index(store.current_version(index_dir), embedder.name, embedder.fingerprint)
+
+
+def test_faiss_top_k_equals_brute_force_with_and_without_a_filter(built, fake_embedder):
+    data = load(built)
+    allowed = allowed_chunks(data, DateWindow(until="2021-12-31"))
+    assert 0 < len(allowed) < len(data.chunks)
+    for query in ["CSTO Secretary-General", "wheat harvest prices", "choir prize Leeds"]:
+        q = fake_embedder.embed_one(query)
+        for subset in (None, allowed):
+            ids = np.arange(len(data.chunks)) if subset is None else subset
+            scores = data.vectors[ids] @ q
+            expected = ids[np.argsort(-scores, kind="stable")[:5]]
+            hits = data.dense_search(q, 5, subset)
+            assert [h.chunk_id for h in hits] == expected.tolist()
+            assert np.allclose([h.score for h in hits], np.sort(scores)[::-1][:5], atol=1e-5)
+
+
+def test_round_trip_keeps_articles_chunks_and_vectors(built, small_archive, fake_embedder):
+    data = load(built)
+    assert data.manifest["counts"] == {"articles": 8, "chunks": len(data.chunks), "skipped": 0}
+    assert data.manifest["model"]["name"] == fake_embedder.name
+    assert {a.title for a in data.articles} >= {"Harbour Bridge Reopens", "Choir wins national prize"}
+    texts = [data.article_of(i).text[s:e] for i, (_, s, e) in enumerate(data.chunks)]
+    assert all(texts)
+    assert np.allclose(np.linalg.norm(data.vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_rebuild_reuses_vectors_of_unchanged_chunks(tmp_path, small_archive, fake_embedder):
+    index_dir = tmp_path / "index"
+    first = rebuild([small_archive], index_dir, fake_embedder)
+    (small_archive / "new.txt").write_text("Late news\n\nA new article arrived today.")
+    second = rebuild([small_archive], index_dir, fake_embedder)
+    assert (first.embedded, second.embedded) == (first.chunks, 1)
+    assert second.chunks == first.chunks + 1
+
+
+def test_an_index_of_another_model_is_refused_with_the_fix(built):
+    other = FakeEmbedder()
+    other.fingerprint = "another-model"
+    with pytest.raises(IndexMismatch, match="assistant index"):
+        load(built, other)
+
+
+def test_an_index_of_another_format_is_refused(built):
+    manifest_path = store.current_version(built) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["format_version"] = 999
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatch, match="format 999"):
+        load(built)
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "delete"])
+def test_a_damaged_index_is_refused_with_the_fix(built, damage):
+    target = store.current_version(built) / "vectors.npy"
+    if damage == "flip":
+        raw = bytearray(target.read_bytes())
+        raw[-1] ^= 0xFF
+        target.write_bytes(bytes(raw))
+    elif damage == "truncate":
+        target.write_bytes(target.read_bytes()[:-10])
+    else:
+        target.unlink()
+    with pytest.raises(IndexDamaged, match="rebuild"):
+        load(built)
+
+
+def test_no_index_yet_says_how_to_build_one(tmp_path):
+    with pytest.raises(IndexMissing, match="assistant index --index"):
+        store.current_version(tmp_path / "none")
+
+
+def test_a_rebuild_failing_midway_leaves_the_old_index_in_service(
+        built, small_archive, fake_embedder, monkeypatch):
+    before = store.current_name(built)
+    (small_archive / "new.txt").write_text("Late news\n\nA new article arrived today.")
+
+    class Exploding(FakeEmbedder):
+        def embed(self, texts, progress=False):
+            raise RuntimeError("power cut while embedding")
+
+    with pytest.raises(RuntimeError):
+        rebuild([small_archive, BUNDLED_ARCHIVE], built, Exploding())
+
+    def half_save(folder, data):
+        (folder / "articles.jsonl").write_text("half written")
+        raise OSError("disk full")
+
+    monkeypatch.setattr("assistant.pipeline.save_index", half_save)
+    with pytest.raises(OSError):
+        rebuild([small_archive, BUNDLED_ARCHIVE], built, fake_embedder)
+    assert store.current_name(built) == before
+    assert not list(built.glob("*.partial"))
+    assert len(load(built).articles) == 8
