@@ -1,0 +1,269 @@
+"""Near-duplicate and syndicated articles: word shingles, MinHash and LSH banding (pure).
+
+Two articles are near duplicates when the Jaccard similarity of their sets of k-word
+shingles reaches a threshold, or when nearly all of the shorter one's shingles are in the
+other (containment: a wire story trimmed by the outlet that reprints it). Shingles found
+in very many articles (a site's newsletter box, "How relevant is this ad to you?") are
+boilerplate and dropped first, so that pages scraped as nothing but boilerplate do not
+all look alike. MinHash signatures estimate the similarity and LSH banding makes pairs
+whose signatures agree on a whole band into candidates; each candidate is then checked
+on the exact shingle sets, so the thresholds are exact, not estimated. Syndicated copies
+run within days of each other: outside `max_days` (or when a date is missing) a pair must
+be near-identical to count.
+
+    >>> wire = "The harbour bridge reopened on Monday after two years of repairs, the mayor said."
+    >>> articles = [Article("a", "Bridge reopens", wire, date="2022-03-01"),
+    ...             Article("b", "Bridge open again", wire + " Subscribe!", date="2022-03-02"),
+    ...             Article("c", "Wheat", "Wheat prices fell.", date="2022-03-01")]
+    >>> find_clusters(articles)
+    [['a', 'b']]
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from .types import Article
+
+WORD = re.compile(r"[^\W_]+")
+MAX_SIZE_RATIO = 3  # containment is looked for in texts up to three times the shorter one
+GOLDEN = 0x9E3779B97F4A7C15  # odd multiplier from the golden ratio (Fibonacci hashing)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Two near-duplicate articles (ids) and how much of their shingle sets they share."""
+
+    a: str
+    b: str
+    similarity: float  # Jaccard: |A & B| / |A | B|
+    containment: float  # |A & B| / min(|A|, |B|): high when one is a trimmed copy of the other
+    days_apart: int | None  # None when either article is undated
+
+
+@dataclass(frozen=True)
+class DedupSettings:
+    """How near duplicates are found; defaults chosen on the news-qa-2022 dev corpus."""
+
+    threshold: float = 0.5  # Jaccard of shingle sets for a pair published close together
+    near_identical: float = 0.8  # ... for a pair far apart in time or undated
+    max_days: int | None = 7  # None: dates are ignored
+    containment: float | None = 0.8  # or this share of the shorter one's shingles in common
+    min_contained: int = 50  # shingles the shorter text needs for containment to count
+    shingle_words: int = 5
+    # A shingle in at least max(boilerplate_min_df, boilerplate_share * articles) articles is
+    # boilerplate; the share keeps a wire story's many copies in a big archive from counting.
+    boilerplate_min_df: int = 20
+    boilerplate_share: float = 0.005
+    num_perm: int = 128
+    seed: int = 1
+
+
+def find_clusters(articles: list[Article], settings: DedupSettings = DedupSettings()
+                  ) -> list[list[str]]:
+    """Groups (size >= 2) of article ids that are copies of one story.
+
+    Members are ordered by date (undated last), then id; groups by their first member.
+    """
+    pairs = similar_pairs(articles, settings)
+    return clusters_of(pairs, articles)
+
+
+def cluster_index(clusters: list[list[str]]) -> dict[str, int]:
+    """article id -> position of its cluster in `clusters` (for timeline and citations).
+
+    >>> cluster_index([["a", "b"], ["c", "d"]])
+    {'a': 0, 'b': 0, 'c': 1, 'd': 1}
+    """
+    return {article_id: n for n, members in enumerate(clusters) for article_id in members}
+
+
+def similar_pairs(articles: list[Article], settings: DedupSettings = DedupSettings()
+                  ) -> list[Pair]:
+    """Every pair of articles that counts as near duplicates, ordered by (a, b) position."""
+    sets = shingle_sets([article.text for article in articles], settings.shingle_words)
+    max_df = max(settings.boilerplate_min_df, math.ceil(settings.boilerplate_share * len(sets)))
+    sets = drop_boilerplate(sets, max_df)
+    signatures = minhash(sets, settings.num_perm, settings.seed)
+    rows = band_rows(lowest_jaccard(settings), settings.num_perm)
+    days = [to_day(article.date) for article in articles]
+    pairs = []
+    for i, j in sorted(candidate_pairs(signatures, rows)):
+        common = len(np.intersect1d(sets[i], sets[j], assume_unique=True))
+        smaller = min(len(sets[i]), len(sets[j]))
+        apart = abs(days[i] - days[j]) if days[i] is not None and days[j] is not None else None
+        pair = Pair(articles[i].id, articles[j].id, common / (len(sets[i]) + len(sets[j]) - common),
+                    common / smaller, apart)
+        if is_copy(pair, smaller, settings):
+            pairs.append(pair)
+    return pairs
+
+
+def is_copy(pair: Pair, smaller: int, settings: DedupSettings) -> bool:
+    """Close in time: Jaccard over the threshold, or the shorter text contained in the other.
+    Far apart or undated: near-identical, since a story run again weeks later is a copy
+    only if it is nearly the same text."""
+    close = settings.max_days is None or (
+        pair.days_apart is not None and pair.days_apart <= settings.max_days)
+    if not close:
+        return pair.similarity >= settings.near_identical
+    contained = settings.containment is not None and smaller >= settings.min_contained \
+        and pair.containment >= settings.containment
+    return pair.similarity >= settings.threshold or contained
+
+
+def lowest_jaccard(settings: DedupSettings) -> float:
+    """The lowest Jaccard a copy can have, which LSH must still make a candidate. A text of
+    s shingles contained at c in one of MAX_SIZE_RATIO * s has J = c / (1 + ratio - c)."""
+    lowest = min(settings.threshold, settings.near_identical)
+    if settings.containment is None:
+        return lowest
+    return min(lowest, settings.containment / (1 + MAX_SIZE_RATIO - settings.containment))
+
+
+def shingle_sets(texts: list[str], k: int = 5) -> list[np.ndarray]:
+    """Per text, the sorted unique 64-bit hashes of its k-word shingles (lower-cased
+    words). A text shorter than k words is one shingle; a text without words has none.
+
+    >>> [len(s) for s in shingle_sets(["one two three four five six", "Six!", ""], k=5)]
+    [2, 1, 0]
+    """
+    known: dict[str, int] = {}  # each distinct word is hashed once
+    sets = []
+    for text in texts:
+        words = WORD.findall(text.lower())
+        for word in set(words):
+            if word not in known:
+                known[word] = word_hash(word)
+        hashes = np.array([known[w] for w in words], dtype=np.uint64)
+        sets.append(shingle_hashes(hashes, k) if len(words) else np.zeros(0, dtype=np.uint64))
+    return sets
+
+
+def shingle_hashes(word_hashes: np.ndarray, k: int) -> np.ndarray:
+    """Polynomial hash of every run of k word hashes, mixed, sorted and unique."""
+    k = min(k, len(word_hashes))
+    runs = len(word_hashes) - k + 1
+    combined = np.zeros(runs, dtype=np.uint64)
+    with np.errstate(over="ignore"):  # arithmetic modulo 2**64 on purpose
+        for offset in range(k):
+            combined = combined * np.uint64(GOLDEN) + word_hashes[offset:offset + runs]
+    return np.unique(mix64(combined))
+
+
+def word_hash(word: str) -> int:
+    # blake2b rather than Python's salted hash(): the same on every run and machine.
+    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def drop_boilerplate(sets: list[np.ndarray], max_df: int) -> list[np.ndarray]:
+    """The sets without the shingles that occur in `max_df` or more of them."""
+    if len(sets) < max_df:
+        return sets
+    values, counts = np.unique(np.concatenate(sets), return_counts=True)
+    common = values[counts >= max_df]
+    if not len(common):
+        return sets
+    return [s[~np.isin(s, common, assume_unique=True)] for s in sets]
+
+
+def mix64(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser: spreads every input bit over all 64 output bits."""
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def minhash(sets: list[np.ndarray], num_perm: int = 128, seed: int = 1) -> np.ndarray:
+    """(len(sets), num_perm) uint32 MinHash signatures; an empty set gets a row of 2**32-1
+    sentinels, which agree with nothing real (and empty sets never count as similar).
+
+    Permutation i is multiply-shift hashing, h_i(x) = (a_i * x + b_i mod 2**64) >> 32 with a_i
+    odd (Dietzfelbinger et al. 1997): P[min h_i(A) == min h_i(B)] ~ Jaccard(A, B).
+    """
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 2**64, size=num_perm, dtype=np.uint64) | np.uint64(1)
+    b = rng.integers(0, 2**64, size=num_perm, dtype=np.uint64)
+    sizes = np.array([len(s) for s in sets])
+    signatures = np.full((len(sets), num_perm), 2**32 - 1, dtype=np.uint32)
+    filled = np.flatnonzero(sizes)
+    if not len(filled):
+        return signatures
+    values = np.concatenate([sets[i] for i in filled])
+    starts = np.concatenate([[0], np.cumsum(sizes[filled])[:-1]])
+    with np.errstate(over="ignore"):
+        for i in range(num_perm):
+            hashed = (values * a[i] + b[i]) >> np.uint64(32)
+            signatures[filled, i] = np.minimum.reduceat(hashed, starts)
+    return signatures
+
+
+def band_rows(threshold: float, num_perm: int, recall: float = 0.95) -> int:
+    """Rows per LSH band: the most (fewest candidates) that still make a pair at the
+    threshold a candidate with probability >= recall: 1 - (1 - t**r)**(num_perm // r).
+
+    >>> band_rows(0.5, 128)
+    3
+    """
+    for rows in range(num_perm, 0, -1):
+        if 1 - (1 - threshold ** rows) ** (num_perm // rows) >= recall:
+            return rows
+    return 1
+
+
+def candidate_pairs(signatures: np.ndarray, rows: int) -> set[tuple[int, int]]:
+    """(i, j), i < j, of the rows whose signatures agree on at least one whole band."""
+    real = np.flatnonzero(~np.all(signatures == 2**32 - 1, axis=1))
+    pairs: set[tuple[int, int]] = set()
+    for first in range(0, signatures.shape[1] - rows + 1, rows):
+        keys = band_keys(signatures[real, first:first + rows])
+        order = np.argsort(keys, kind="stable")
+        runs = np.split(real[order], np.flatnonzero(np.diff(keys[order])) + 1)
+        for members in (run for run in runs if len(run) > 1):
+            members = sorted(members.tolist())
+            pairs.update((x, y) for n, x in enumerate(members) for y in members[n + 1:])
+    return pairs
+
+
+def band_keys(band: np.ndarray) -> np.ndarray:
+    """One 64-bit key per row of a band; a rare collision only adds a candidate, which
+    the exact check then drops."""
+    keys = np.zeros(len(band), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for column in band.T:
+            keys = mix64(keys * np.uint64(GOLDEN) + column.astype(np.uint64))
+    return keys
+
+
+def to_day(iso: str | None) -> int | None:
+    return date.fromisoformat(iso).toordinal() if iso else None
+
+
+def clusters_of(pairs: list[Pair], articles: list[Article]) -> list[list[str]]:
+    """Connected components of the pairs (union-find), in a deterministic order."""
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]  # path halving
+            x = parent[x]
+        return x
+
+    for pair in pairs:
+        parent[root(pair.a)] = root(pair.b)
+    groups: dict[str, list[str]] = {}
+    for article_id in parent:
+        groups.setdefault(root(article_id), []).append(article_id)
+    dates = {article.id: article.date for article in articles}
+
+    def key(article_id: str) -> tuple:
+        return (dates.get(article_id) is None, dates.get(article_id) or "", article_id)
+
+    clusters = [sorted(members, key=key) for members in groups.values() if len(members) > 1]
+    return sorted(clusters, key=lambda members: key(members[0]))
