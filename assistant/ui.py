@@ -1,79 +1,258 @@
-"""The web chat: a Gradio app around the pure `respond(assistant, message, history)`.
+"""The web chat: a Gradio app around the pure `respond(assistant, message, history, filters)`.
 
-Article text is untrusted: everything taken from the archive goes through `escape`,
-so it is shown as text and never parsed as HTML or Markdown.
+Layout: the conversation (quotes with numbered citation cards) on the left, the cited
+article with the quote highlighted on the right, filters below the question box. The
+markup comes from `ui_render`, which escapes every untrusted string; `ask` is also a named
+API endpoint returning the JSON of `assistant ask --json`.
 """
-from __future__ import annotations
 
 import html
-import re
+from dataclasses import dataclass, replace
+from functools import partial
+from datetime import date
+from pathlib import Path
 
-from .errors import AssistantError
-from .pipeline import Assistant
-from .types import Answer, Snippet
+from .errors import AssistantError, BadQuestion
+from .followup import resolve
+from .pipeline import MAX_QUESTION_CHARS, Assistant, check_question
+from .retrieve import DateWindow
+from .types import Answer, Article, Snippet
+from .ui_render import (CSS, SOURCE_JS, TRANSCRIPT_JS, Turn, render_source,
+                        render_source_message, render_transcript, status_line)
 
-MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>:])")
-INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+EXAMPLES = (  # answered by the bundled archive (archive/kazakhstan-category-page.txt)
+    "Who is the Secretary-General of the CSTO?",
+    "Which countries applied to join the SCO?",
+    "Where did the Central Asian heads of state meet?",
+    "Where did the first Eurasian Economic Forum take place?",
+)
+QUOTES = 3  # quotes per answer
+SOURCE_HINT = "Click a citation to read the article with the quote highlighted."
+FILTER_POOL = 10  # quotes asked for when a source/category filter will drop some
+# The browser's own fonts: the default theme would fetch web fonts from the network.
+FONTS = ("system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif")
+MONO_FONTS = ("ui-monospace", "Menlo", "Consolas", "monospace")
 
 
-def escape(text: str) -> str:
-    """Untrusted text -> Markdown that renders as exactly that text.
+@dataclass(frozen=True)
+class Filters:
+    """What the user narrowed the search to; empty strings and tuples mean "any"."""
 
-    >>> escape('<img src=x onerror=alert(1)> ![a](http://x)')
-    '&lt;img src=x onerror=alert\\\\(1\\\\)&gt; \\\\!\\\\[a\\\\]\\\\(http\\\\://x\\\\)'
+    since: str = ""
+    until: str = ""
+    as_of: str = ""
+    sources: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+
+    def window(self) -> DateWindow:
+        """The date filters as a DateWindow; BadQuestion names a date that is not one."""
+        values = {}
+        for name in ("since", "until", "as_of"):
+            value = (getattr(self, name) or "").strip()
+            if value:
+                try:
+                    value = date.fromisoformat(value).isoformat()
+                except ValueError:
+                    raise BadQuestion(f"{name.replace('_', ' ')} {value!r} is not a date "
+                                      "like 2022-09-28") from None
+            values[name] = value or None
+        return DateWindow(**values)
+
+    def describe(self) -> str:
+        parts = [f"{label} {getattr(self, name).strip()}" for name, label in
+                 (("since", "since"), ("until", "until"), ("as_of", "as of"))
+                 if getattr(self, name).strip()]
+        parts += [f"source {', '.join(self.sources)}"] if self.sources else []
+        parts += [f"category {', '.join(self.categories)}"] if self.categories else []
+        return " · ".join(parts)
+
+
+def keep_only(answer: Answer, filters: Filters, k: int = QUOTES) -> Answer:
+    """The answer with quotes outside the chosen sources and categories dropped."""
+    def wanted(s: Snippet) -> bool:
+        return ((not filters.sources or s.source in filters.sources)
+                and (not filters.categories or s.category in filters.categories))
+
+    snippets = tuple(filter(wanted, answer.snippets))[:k]
+    nearest = tuple(filter(wanted, answer.nearest))[:k]
+    if answer.found and not snippets:
+        return replace(answer, found=False, snippets=(), nearest=nearest)
+    return replace(answer, snippets=snippets, nearest=nearest)
+
+
+def respond(assistant: Assistant, message: str, history: list[Turn] | None = None,
+            filters: Filters = Filters()) -> Turn:
+    """The chat's reply to one message, with a follow-up resolved against the turn before.
+
+    Never raises for something the user can fix: the error becomes the turn's message.
     """
-    text = INVISIBLE.sub("", text)  # zero-width and bidi controls could disguise a quote
-    return MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(text, quote=True))
-
-
-def citation(number: int, snippet: Snippet) -> str:
-    date = snippet.date or "undated"
-    if snippet.date_inferred:
-        date += " (year inferred)"
-    parts = [f"**[{number}]** {escape(snippet.title or 'Untitled')}", escape(date)]
-    parts += [escape(value) for value in (snippet.source, snippet.category) if value]
-    return " · ".join(parts)
-
-
-def format_answer(result: Answer) -> str:
-    """Markdown for one answer: numbered quotes, then the numbered source list."""
-    if not result.found:
-        text = "The archive does not answer this question well enough."
-        if result.nearest:
-            text += "\n\nClosest passages (*not an answer*):\n\n" + "\n\n".join(
-                f"> {escape(s.quote)}\n>\n> — {citation(n, s)}"
-                for n, s in enumerate(result.nearest, start=1))
-        return text
-    quotes = "\n\n".join(f"> {escape(s.quote)} **[{n}]**"
-                         for n, s in enumerate(result.snippets, start=1))
-    sources = "\n".join(f"- {citation(n, s)}" for n, s in enumerate(result.snippets, start=1))
-    return f"{quotes}\n\n**Sources**\n\n{sources}"
-
-
-def respond(assistant: Assistant, message: str, history: list | None = None) -> str:
-    """The chat's reply to one message: an answer, or a one-line message; never a traceback."""
+    message = message or ""
+    if len(message.strip()) > MAX_QUESTION_CHARS:  # refused; shown cut short, not echoed whole
+        try:
+            check_question(message)
+        except BadQuestion as error:
+            return Turn(asked=message.strip()[:MAX_QUESTION_CHARS] + "…", error=str(error))
+    previous = next((t.searched for t in reversed(history or []) if t.answer), None)
+    turn = Turn(asked=" ".join(message.split()), searched=resolve(message, previous),
+                filters=filters.describe())
     try:
-        return format_answer(assistant.ask(message))
+        narrowed = bool(filters.sources or filters.categories)
+        answer = assistant.ask(turn.searched, k=FILTER_POOL if narrowed else QUOTES,
+                               window=filters.window())
+        return replace(turn, answer=keep_only(answer, filters) if narrowed else answer)
     except AssistantError as error:
-        return f"⚠ {escape(str(error))}"
+        return replace(turn, error=str(error))
 
 
-def build_app(assistant: Assistant):
+def find_article(articles: list[Article], article_id: str) -> Article | None:
+    return next((a for a in articles if a.id == article_id), None)
+
+
+def source_view(assistant: Assistant, history: list[Turn], cite: str) -> str:
+    """The cited article with its quote highlighted; `cite` is "turn:kind:index"."""
+    try:
+        turn, kind, index = cite.split(":")
+        answer = history[int(turn)].answer
+        snippet = (answer.snippets if kind == "a" else answer.nearest)[int(index)]
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return render_source_message("That citation is no longer in this conversation.")
+    article = find_article(assistant.data.articles, snippet.article_id)
+    if article is None:
+        return render_source_message("That article is no longer in the index (it was rebuilt "
+                                     "since the answer); ask the question again.")
+    start, end = snippet.start, snippet.end
+    if article.text[start:end] != snippet.quote:  # rebuilt with edited text: find it again
+        start = article.text.find(snippet.quote)
+        if start < 0:
+            return render_source_message("The quote is no longer in that article (the index "
+                                         "was rebuilt); ask the question again.")
+        end = start + len(snippet.quote)
+    return render_source(article, start, end, int(index) + 1)
+
+
+def api_answer(assistant: Assistant, question: str, k: int = QUOTES, since: str = "",
+               until: str = "", as_of: str = "") -> dict:
+    """The `assistant ask --json` object for a question (the `ask` API endpoint)."""
+    if not isinstance(k, int) or k < 1:
+        raise BadQuestion(f"k must be a whole number of at least 1, not {k!r}")
+    window = Filters(since=since or "", until=until or "", as_of=as_of or "").window()
+    return assistant.ask(question, k=k, window=window).to_json()
+
+
+def blocked_paths(assistant: Assistant) -> list[str]:
+    """The archive and index folders: no Gradio file route may serve them."""
+    paths = [assistant.index_dir, *map(Path, assistant.data.manifest.get("archive", []))]
+    return [str(p.resolve()) for p in paths]
+
+
+def chat(assistant: Assistant, message: str, since: str, until: str, as_of: str,
+         sources: list[str], categories: list[str], history: list[Turn]):
+    """The Ask callback: (transcript HTML, history, cleared question box, status line)."""
+    history = list(history or [])
+    if (message or "").strip():
+        filters = Filters(since or "", until or "", as_of or "", tuple(sources or ()),
+                          tuple(categories or ()))
+        history.append(respond(assistant, message, history, filters))
+    return render_transcript(history), history, "", index_status(assistant)
+
+
+def index_status(assistant: Assistant) -> str:
+    try:
+        return status_line(assistant.data.manifest)
+    except AssistantError as error:
+        return render_source_message(f"Index unavailable: {error}")
+
+
+def filter_choices(assistant: Assistant) -> tuple[list[str], list[str]]:
+    """The sources and the categories of the index in service, sorted."""
+    try:
+        articles = assistant.data.articles
+    except AssistantError:
+        articles = []
+    return (sorted({a.source for a in articles if a.source}),
+            sorted({a.category for a in articles if a.category}))
+
+
+def build_app(assistant: Assistant, examples: tuple[str, ...] = EXAMPLES):
+    """The Gradio Blocks app: conversation, source view, filters, status and the API."""
     import gradio as gr
 
-    def reply(message, history):
-        return respond(assistant, message, history)
+    def on_load():
+        source_choices, category_choices = filter_choices(assistant)
+        return (index_status(assistant), gr.Dropdown(choices=source_choices),
+                gr.Dropdown(choices=category_choices))
 
-    return gr.ChatInterface(
-        reply,
-        title="News archive assistant",
-        description="Answers are verbatim quotes from the archive, each with its source.",
-        examples=["Who is the Secretary-General of the CSTO?",
-                  "Where did the Central Asian heads of state meet?"],
-    )
+    def open_source(history, event: gr.EventData):
+        return source_view(assistant, history or [], str(getattr(event, "cite", "")))
+
+    def ask_endpoint(question: str, k: int = QUOTES, since: str = "", until: str = "",
+                     as_of: str = "") -> dict:
+        """Answer a question: the same JSON object as `assistant ask --json`."""
+        try:
+            return api_answer(assistant, question, k, since, until, as_of)
+        except AssistantError as error:
+            raise gr.Error(html.escape(str(error), quote=False), print_exception=False) from None
+
+    with gr.Blocks(title="News archive assistant", analytics_enabled=False) as app:
+        gr.Markdown("## News archive assistant\nAnswers are verbatim quotes from the archive, "
+                    "each with its source. Click a citation to read the article.")
+        status = gr.HTML(index_status(assistant), elem_id="status", js_on_load=None)
+        history = gr.State([])
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                transcript = gr.HTML(render_transcript([]), elem_id="transcript",
+                                     js_on_load=TRANSCRIPT_JS, max_height=640)
+                with gr.Row():
+                    box = gr.Textbox(show_label=False, scale=5, autofocus=True, elem_id="question",
+                                     max_length=MAX_QUESTION_CHARS,
+                                     placeholder="Ask about the archive, e.g. " + examples[0])
+                    send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                with gr.Row(elem_id="examples"):
+                    example_buttons = [gr.Button(e, size="sm", variant="secondary")
+                                       for e in examples]
+                with gr.Accordion("Filters", open=False, elem_id="filters"):
+                    with gr.Row():
+                        since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD")
+                        until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD")
+                        as_of = gr.Textbox(label="As of (prefers the latest up to this date)",
+                                           placeholder="YYYY-MM-DD")
+                    with gr.Row():
+                        sources = gr.Dropdown([], multiselect=True, label="Sources")
+                        categories = gr.Dropdown([], multiselect=True, label="Categories")
+                clear = gr.Button("New conversation", size="sm", variant="secondary")
+            with gr.Column(scale=2):
+                source = gr.HTML(render_source_message(SOURCE_HINT), elem_id="source-view",
+                                 js_on_load=SOURCE_JS, max_height=720)
+        filters = [since, until, as_of, sources, categories, history]
+        outputs = [transcript, history, box, status]
+        reply = partial(chat, assistant)
+        gr.on([box.submit, send.click], reply, [box, *filters], outputs,
+              api_visibility="private", show_progress="minimal")
+        for button in example_buttons:
+            button.click(reply, [button, *filters], outputs, api_visibility="private",
+                         show_progress="minimal")
+        transcript.cite(open_source, [history], [source], api_visibility="private")
+        clear.click(lambda: (render_transcript([]), [], render_source_message(SOURCE_HINT)),
+                    None, [transcript, history, source], api_visibility="private")
+        app.load(on_load, None, [status, sources, categories], api_visibility="private")
+        gr.api(ask_endpoint, api_name="ask")
+    return app
+
+
+def start(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860,
+          block: bool = True, examples: tuple[str, ...] = EXAMPLES):
+    """Build and launch the app; with block=False return it running (tests, scripts)."""
+    import gradio as gr
+
+    app = build_app(assistant, examples)
+    app.queue(max_size=64, default_concurrency_limit=2)
+    app.launch(server_name=host, server_port=port, show_error=False, quiet=not block,
+               prevent_thread_lock=not block, ssr_mode=False, footer_links=["api"],
+               run_history=False, blocked_paths=blocked_paths(assistant), css=CSS,
+               theme=gr.themes.Default(font=FONTS, font_mono=MONO_FONTS),
+               mcp_server=False, pwa=False)
+    return app
 
 
 def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860) -> None:
-    app = build_app(assistant)
-    app.queue(max_size=64, default_concurrency_limit=4)
-    app.launch(server_name=host, server_port=port, show_error=False)
+    start(assistant, host, port, block=True)

@@ -1,0 +1,231 @@
+"""HTML for the web chat: the transcript with citation cards, the source view, the status line.
+
+Everything taken from the archive or typed by a user is untrusted. It goes through `text`
+(HTML-escaped, invisible characters made visible) and links through `safe_url`; no other
+untrusted string reaches the markup, so a hostile article is shown as text and nothing in it
+runs or loads. Pure functions of their arguments: the tests call them without a browser.
+"""
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from .types import Answer, Article, Snippet
+
+# Zero-width, bidi and other format controls: they could hide or reorder a quote's words.
+INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+URL_CHARS = re.compile(r"[^\x21-\x7e]")  # a safe link is printable ASCII, no spaces
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One exchange: what was typed, what was searched, and the answer (or an error)."""
+
+    asked: str
+    searched: str = ""
+    answer: Answer | None = None
+    error: str | None = None
+    filters: str = ""  # the filters in force, in words ("as of 2021-12-31"), or ""
+
+
+def text(untrusted: str | None) -> str:
+    """Untrusted text -> HTML that shows exactly that text, invisible characters as ⟨U+…⟩.
+
+    >>> text('<img src=x onerror=alert(1)>\u202e')
+    '&lt;img src=x onerror=alert(1)&gt;<span class="invisible-char" title="invisible character U+202E">⟨U+202E⟩</span>'
+    """
+    escaped = html.escape(untrusted or "", quote=True)
+    return INVISIBLE.sub(lambda m: (
+        f'<span class="invisible-char" title="invisible character U+{ord(m.group()):04X}">'
+        f'⟨U+{ord(m.group()):04X}⟩</span>'), escaped)
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL if it is a plain http(s) link to a host, else None (never javascript: etc.).
+
+    >>> safe_url("https://example.org/a?b=1"), safe_url("javascript:alert(1)")
+    ('https://example.org/a?b=1', None)
+    """
+    if not url or URL_CHARS.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme in ("http", "https") and parts.hostname else None
+
+
+def meta_line(item: Article | Snippet) -> str:
+    """Date ("year inferred" when it was), source, category and link of a citation."""
+    date = text(item.date) if item.date else "undated"
+    if item.date_inferred:
+        date += ' <span class="inferred">(year inferred)</span>'
+    parts = [f'<span class="date">{date}</span>']
+    parts += [f'<span class="{kind}">{text(value)}</span>'
+              for kind, value in (("source", item.source), ("category", item.category)) if value]
+    link = safe_url(item.url)
+    if link:
+        parts.append(f'<a class="link" href="{html.escape(link, quote=True)}" target="_blank" '
+                     f'rel="noopener noreferrer nofollow">{text(link)}</a>')
+    elif item.url:
+        parts.append(f'<span class="link unlinked">{text(item.url)}</span>')
+    return " · ".join(parts)
+
+
+def card(number: int, snippet: Snippet, cite: str) -> str:
+    """A numbered citation card; its button opens the source (`cite` names the snippet)."""
+    return (f'<div class="card"><button class="cite" data-cite="{cite}" '
+            f'title="Open the article with the quote highlighted">'
+            f'<span class="num">[{number}]</span> '
+            f'<span class="headline">{text(snippet.title or "Untitled")}</span></button>'
+            f'<div class="meta">{meta_line(snippet)}</div></div>')
+
+
+def quotes_and_cards(snippets: tuple[Snippet, ...], turn: int, kind: str) -> str:
+    quotes = "".join(
+        f'<li><blockquote class="quote">{text(s.quote)}</blockquote> '
+        f'<button class="cite-ref" data-cite="{turn}:{kind}:{i}">[{i + 1}]</button></li>'
+        for i, s in enumerate(snippets))
+    cards = "".join(card(i + 1, s, f"{turn}:{kind}:{i}") for i, s in enumerate(snippets))
+    return f'<ol class="quotes">{quotes}</ol><div class="cards">{cards}</div>'
+
+
+def render_answer(answer: Answer, turn: int) -> str:
+    if answer.found:
+        return quotes_and_cards(answer.snippets, turn, "a")
+    reply = ('<p class="no-answer">The archive does not answer this question well enough.</p>')
+    if answer.nearest:
+        reply += ('<div class="nearest"><p class="nearest-label">Closest passages — '
+                  '<strong>not an answer</strong>, shown so you can judge for yourself:</p>'
+                  f'{quotes_and_cards(answer.nearest, turn, "n")}</div>')
+    return reply
+
+
+def render_turn(turn: Turn, number: int) -> str:
+    parts = [f'<div class="turn" data-turn="{number}">',
+             f'<div class="msg user"><span class="who">You</span> {text(turn.asked)}</div>']
+    if turn.searched and turn.searched != turn.asked:
+        parts.append(f'<div class="searched">Searched: <q class="searched-q">'
+                     f'{text(turn.searched)}</q> (the follow-up, with the topic before it)</div>')
+    if turn.filters:
+        parts.append(f'<div class="filters-note">Filters: {text(turn.filters)}</div>')
+    reply = (f'<p class="error">⚠ {text(turn.error)}</p>' if turn.error
+             else render_answer(turn.answer, number) if turn.answer else "")
+    parts.append(f'<div class="msg assistant">{reply}</div></div>')
+    return "".join(parts)
+
+
+def render_transcript(turns: list[Turn]) -> str:
+    """The whole conversation, oldest first; a short how-to when it is empty."""
+    if not turns:
+        return ('<div class="empty">Ask a question about the archive. Every answer is a '
+                'verbatim quote with its source; click a citation to read it in place.</div>')
+    return "".join(render_turn(turn, n) for n, turn in enumerate(turns))
+
+
+def render_source(article: Article, start: int, end: int, number: int | None = None) -> str:
+    """The full article with `article.text[start:end]` highlighted."""
+    body = article.text
+    label = f"Source [{number}]" if number else "Source"
+    return (f'<article class="source-article"><div class="source-label">{label}</div>'
+            f'<h3 class="source-title">{text(article.title or "Untitled")}</h3>'
+            f'<div class="meta">{meta_line(article)}</div>'
+            f'<div class="article-text">{text(body[:start])}'
+            f'<mark class="quote-highlight">{text(body[start:end])}</mark>'
+            f'{text(body[end:])}</div></article>')
+
+
+def render_source_message(message: str) -> str:
+    return f'<div class="empty">{text(message)}</div>'
+
+
+def status_line(manifest: dict) -> str:
+    """Articles, chunks, model and build time of the index in service."""
+    counts = manifest.get("counts", {})
+    built = str(manifest.get("built_at", "?")).replace("T", " ").replace("+00:00", " UTC")
+    return (f'<div class="status">Index: {int(counts.get("articles", 0)):,} articles · '
+            f'{int(counts.get("chunks", 0)):,} chunks · model '
+            f'{text(manifest.get("model", {}).get("name", "?"))} · built {text(built)}</div>')
+
+
+# Styles for the markup above, in the theme's colour variables.
+CSS = """
+#status .status { color: var(--body-text-color-subdued); font-size: 0.85em; }
+#transcript { border: 1px solid var(--border-color-primary); border-radius: 8px;
+              padding: 12px; background: var(--background-fill-secondary); }
+#transcript .empty, #source-view .empty { color: var(--body-text-color-subdued); padding: 8px; }
+.turn { margin-bottom: 18px; }
+.msg { border-radius: 8px; padding: 10px 12px; margin: 6px 0; }
+.msg.user { background: var(--color-accent-soft); margin-left: 15%; }
+.msg.user .who { font-weight: 600; margin-right: 6px; }
+.msg.assistant { background: var(--background-fill-primary);
+                 border: 1px solid var(--border-color-primary); margin-right: 5%; }
+.searched, .filters-note { font-size: 0.85em; color: var(--body-text-color-subdued);
+                           margin: 2px 0 2px 15%; }
+.searched-q { font-style: italic; color: var(--body-text-color); }
+ol.quotes { list-style: none; padding: 0; margin: 0 0 8px 0; }
+ol.quotes li { margin: 0 0 8px 0; border-left: 3px solid var(--border-color-accent);
+               padding-left: 10px; }
+blockquote.quote { display: inline; margin: 0; padding: 0; border: 0; font-size: 1.02em; }
+button.cite-ref, button.cite { cursor: pointer; border: 0; background: none; padding: 0;
+                               color: var(--color-accent); font: inherit; }
+button.cite-ref { font-weight: 700; }
+button.cite-ref:hover, button.cite:hover .headline { text-decoration: underline; }
+.cards { display: grid; gap: 6px; }
+.card { border: 1px solid var(--border-color-primary); border-left: 4px solid var(--color-accent);
+        border-radius: 6px; padding: 6px 10px; background: var(--background-fill-secondary); }
+.card button.cite { text-align: left; font-weight: 600; }
+.card .num { color: var(--color-accent); }
+.card .headline { color: var(--body-text-color); }
+.meta { font-size: 0.85em; color: var(--body-text-color-subdued); margin-top: 2px; }
+.meta .inferred { font-style: italic; }
+.meta .unlinked { font-family: var(--font-mono); }
+.no-answer { font-weight: 600; margin: 0 0 6px 0; }
+.nearest { border: 1px dashed var(--border-color-primary); border-radius: 6px; padding: 8px; }
+.nearest .card { border-left-color: var(--body-text-color-subdued); }
+.nearest-label { margin: 0 0 6px 0; color: var(--body-text-color-subdued); }
+.error { color: var(--error-text-color); margin: 0; }
+.invisible-char { font-family: var(--font-mono); font-size: 0.75em; color: var(--error-text-color);
+                  border: 1px solid currentColor; border-radius: 3px; padding: 0 2px; }
+#source-view { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 12px; }
+.source-label { font-size: 0.8em; text-transform: uppercase; letter-spacing: 0.05em;
+                color: var(--color-accent); }
+.source-title { margin: 2px 0 4px 0; }
+.article-text { white-space: pre-wrap; line-height: 1.55; margin-top: 10px; }
+mark.quote-highlight { background: #fde68a; color: #1f2937; padding: 2px 0;
+                       border-bottom: 2px solid #f59e0b; box-decoration-break: clone;
+                       -webkit-box-decoration-break: clone; }
+"""
+
+# The js_on_load of the transcript and of the source view (gr.HTML gives them `element`,
+# `trigger` and `watch`). scrollInPanel scrolls the panel, not the page, to bring `node` up.
+SCROLL_JS = """
+const scrollInPanel = (node, offset) => {
+  for (let box = element; box; box = box.parentElement) {
+    const overflow = getComputedStyle(box).overflowY;
+    if ((overflow === 'auto' || overflow === 'scroll') && box.scrollHeight > box.clientHeight) {
+      box.scrollTop += node.getBoundingClientRect().top - box.getBoundingClientRect().top - offset;
+      break;
+    }
+  }
+  node.scrollIntoView({block: 'nearest'});
+};
+"""
+TRANSCRIPT_JS = SCROLL_JS + """
+element.addEventListener('click', (event) => {
+  const target = event.target.closest('[data-cite]');
+  if (target) { event.preventDefault(); trigger('cite', {cite: target.dataset.cite}); }
+});
+watch('value', () => {
+  const turns = element.querySelectorAll('.turn');
+  if (turns.length) scrollInPanel(turns[turns.length - 1], 8);
+});
+"""
+SOURCE_JS = SCROLL_JS + """
+watch('value', () => {
+  const mark = element.querySelector('mark.quote-highlight');
+  if (mark) scrollInPanel(mark, 120);
+});
+"""

@@ -1,0 +1,264 @@
+"""The web chat without a browser: respond(), the source view, the markup and the API shape."""
+from __future__ import annotations
+
+import doctest
+import json
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from assistant import followup, ui, ui_render
+from assistant.pipeline import Assistant, rebuild
+from assistant.types import Answer, Article, Snippet
+from assistant.ui import Filters, api_answer, blocked_paths, keep_only, respond, source_view
+from assistant.ui_render import (Turn, meta_line, render_source, render_transcript, safe_url,
+                                 status_line, text)
+
+HOSTILE = ("Council met <script>alert('xss')</script> on the bridge. "
+           "<img src=x onerror=\"alert('img')\"> <a href=\"javascript:alert(1)\">here</a> "
+           "[more](javascript:alert(2)) ![pixel](http://127.0.0.1:9/pixel.png) "
+           "zero\u200bwidth \u202eevil\u202c ${alert(3)} {{constructor}} \"quoted\" & done.")
+SAFE_TAGS = {"div", "span", "p", "strong", "q", "ol", "li", "blockquote", "button", "a",
+             "article", "h3", "mark"}
+SAFE_ATTRIBUTES = {"class", "data-cite", "data-turn", "title", "href", "target", "rel"}
+
+
+class Markup(HTMLParser):
+    """Collects tags, attributes and the text a browser would show."""
+
+    def __init__(self, markup: str):
+        super().__init__(convert_charrefs=True)
+        self.tags, self.attributes, self.hrefs, self.chunks, self.marks = [], set(), [], [], []
+        self.in_mark = False
+        self.feed(markup)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attributes |= {name for name, _ in attrs}
+        self.hrefs += [value for name, value in attrs if name == "href"]
+        self.in_mark = self.in_mark or tag == "mark"
+
+    def handle_endtag(self, tag):
+        self.in_mark = self.in_mark and tag != "mark"
+
+    def handle_data(self, data):
+        self.chunks.append(data)
+        if self.in_mark:
+            self.marks.append(data)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.chunks)
+
+
+def hostile_article(**changes) -> Article:
+    fields = dict(id="h1", title="<script>alert('t')</script> Bridge <b>news</b>", text=HOSTILE,
+                  date="2022-03-01", source="<i>Gazette</i>", category="Local & <u>city</u>",
+                  url="javascript:alert('url')")
+    return Article(**{**fields, **changes})
+
+
+def snippet_of(article: Article, start: int, end: int, score: float = 1.0) -> Snippet:
+    return Snippet(quote=article.text[start:end], article_id=article.id, title=article.title,
+                   date=article.date, source=article.source, url=article.url, start=start,
+                   end=end, score=score, category=article.category,
+                   date_inferred=article.date_inferred)
+
+
+def assert_inert(markup: str) -> Markup:
+    parsed = Markup(markup)
+    assert set(parsed.tags) <= SAFE_TAGS
+    assert parsed.attributes <= SAFE_ATTRIBUTES
+    assert all(href.startswith(("http://", "https://")) for href in parsed.hrefs)
+    return parsed
+
+
+def test_the_docstring_examples_hold():
+    for module in (followup, ui_render):
+        assert doctest.testmod(module).failed == 0
+
+
+def test_hostile_text_renders_as_the_same_text_and_nothing_else():
+    article = hostile_article()
+    answer = Answer("q", True, (snippet_of(article, 0, len(article.text)),))
+    for markup in (render_transcript([Turn("<b>q</b>", "<b>q</b>", answer)]),
+                   render_source(article, 12, 40)):
+        parsed = assert_inert(markup)
+        assert not ui_render.INVISIBLE.search(parsed.text)
+        visible = re.sub("⟨U\\+([0-9A-F]{4})⟩", lambda m: chr(int(m[1], 16)), parsed.text)
+        assert HOSTILE in visible
+        assert "<script>alert('t')</script> Bridge <b>news</b>" in parsed.text
+        assert "javascript:" not in " ".join(parsed.hrefs)
+
+
+def test_invisible_characters_are_shown_as_their_code_points():
+    assert text("a\u200bb") == ('a<span class="invisible-char" title="invisible character '
+                                'U+200B">⟨U+200B⟩</span>b')
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("https://example.org/wheat", "https://example.org/wheat"),
+    ("http://127.0.0.1:8000/a?b=1&c=2", "http://127.0.0.1:8000/a?b=1&c=2"),
+    ("javascript:alert(1)", None), ("JavaScript:alert(1)", None), ("data:text/html,x", None),
+    ("//evil.example/x", None), ("https://", None), ("https://ex ample.org", None),
+    ("https://example.org/\" onmouseover=\"x", None), ("http://[::1", None), ("", None),
+    (None, None),
+])
+def test_only_plain_http_links_are_links(url, expected):
+    assert safe_url(url) == expected
+
+
+def test_a_card_shows_date_year_inferred_source_category_and_link():
+    article = Article("a", "Title", "text", date="2021-08-06", source="EIRNS",
+                      category="Kazakhstan", url="https://example.org/a?x=1&y=2",
+                      date_inferred=True)
+    parsed = assert_inert(meta_line(article))
+    assert parsed.text == ("2021-08-06 (year inferred) · EIRNS · Kazakhstan · "
+                           "https://example.org/a?x=1&y=2")
+    assert parsed.hrefs == ["https://example.org/a?x=1&y=2"]
+    assert Markup(meta_line(Article("b", "T", "x"))).text == "undated"
+
+
+def test_the_source_view_highlights_exactly_the_quoted_span():
+    article = hostile_article(text="First sentence. The quoted <b>one</b> here. Last.")
+    start = article.text.index("The quoted")
+    end = article.text.index(" Last")
+    parsed = assert_inert(render_source(article, start, end, 2))
+    assert "".join(parsed.marks) == article.text[start:end]
+    assert "Source [2]" in parsed.text and article.text in parsed.text
+
+
+def test_a_turn_shows_the_searched_question_and_an_error_as_text():
+    markup = render_transcript([Turn("And who leads it?", "Who leads the SCO?",
+                                     Answer("Who leads the SCO?", False)),
+                                Turn("<b>x</b>", "<b>x</b>", error="bad <date>")])
+    parsed = assert_inert(markup)
+    assert "Searched: Who leads the SCO?" in parsed.text
+    assert "⚠ bad <date>" in parsed.text
+    assert "does not answer" in parsed.text
+
+
+def test_closest_passages_are_marked_as_not_an_answer():
+    article = hostile_article(text="Some passage about something else entirely.")
+    answer = Answer("q", False, nearest=(snippet_of(article, 0, 10),))
+    parsed = assert_inert(render_transcript([Turn("q", "q", answer)]))
+    assert "does not answer this question" in parsed.text
+    assert "Closest passages — not an answer" in parsed.text
+    assert 'data-cite="0:n:0"' in render_transcript([Turn("q", "q", answer)])
+
+
+def test_the_status_line_names_counts_model_and_build_time():
+    manifest = {"counts": {"articles": 1234, "chunks": 5678},
+                "model": {"name": "sentence-transformers/all-MiniLM-L6-v2"},
+                "built_at": "2026-01-02T03:04:05+00:00"}
+    assert Markup(status_line(manifest)).text == (
+        "Index: 1,234 articles · 5,678 chunks · model sentence-transformers/all-MiniLM-L6-v2 · "
+        "built 2026-01-02 03:04:05 UTC")
+
+
+def test_filters_become_a_date_window_or_name_the_bad_date():
+    window = Filters(since="2021-01-01", as_of=" 2021-12-31 ").window()
+    assert (window.since, window.until, window.as_of) == ("2021-01-01", None, "2021-12-31")
+    assert Filters(sources=("EIRNS",), as_of="2021-12-31").describe() == (
+        "as of 2021-12-31 · source EIRNS")
+    with pytest.raises(Exception, match="since '2021-13-01' is not a date"):
+        Filters(since="2021-13-01").window()
+
+
+def test_keep_only_drops_other_sources_and_says_not_found_when_none_is_left():
+    a = Article("a", "A", "alpha text here", source="Gazette", category="City")
+    b = Article("b", "B", "beta text here", source="Herald", category="Farm")
+    answer = Answer("q", True, (snippet_of(a, 0, 5), snippet_of(b, 0, 4)))
+    assert [s.article_id for s in keep_only(answer, Filters(sources=("Herald",))).snippets] == ["b"]
+    assert [s.article_id for s in keep_only(answer, Filters(categories=("City",))).snippets] == [
+        "a"]
+    none_left = keep_only(answer, Filters(sources=("Nobody",)))
+    assert not none_left.found and none_left.snippets == ()
+
+
+@pytest.fixture
+def small_assistant(small_archive, tmp_path, fake_embedder):
+    rebuild([small_archive], tmp_path / "index", fake_embedder)
+    return Assistant(tmp_path / "index", fake_embedder)
+
+
+def test_respond_answers_with_quotes_cut_from_their_articles(small_assistant):
+    turn = respond(small_assistant, "Who cut the ribbon at the harbour bridge?")
+    assert turn.error is None and turn.answer.found
+    articles = {a.id: a for a in small_assistant.data.articles}
+    for s in turn.answer.snippets:
+        assert articles[s.article_id].text[s.start:s.end] == s.quote
+    assert "Ana Lopes" in turn.answer.snippets[0].quote
+
+
+def test_respond_turns_user_errors_into_a_message(small_assistant):
+    assert "empty" in respond(small_assistant, "   ").error
+    too_long = respond(small_assistant, "bridge " * 50_000)
+    assert "keep it under 1,000" in too_long.error and len(too_long.asked) <= 1001
+    bad_date = respond(small_assistant, "bridge?", filters=Filters(until="yesterday"))
+    assert "until 'yesterday' is not a date" in bad_date.error
+    assert bad_date.filters == "until yesterday"
+
+
+def test_respond_filters_by_date_and_source(small_assistant):
+    turn = respond(small_assistant, "What happened to the wheat harvest?",
+                   filters=Filters(until="2022-06-30"))
+    quotes = turn.answer.snippets or turn.answer.nearest
+    assert all(s.date is None or s.date <= "2022-06-30" for s in quotes)
+    turn = respond(small_assistant, "Who cut the ribbon at the harbour bridge?",
+                   filters=Filters(sources=("Gazette",)))
+    assert {s.source for s in turn.answer.snippets + turn.answer.nearest} == {"Gazette"}
+
+
+def test_the_source_view_opens_the_cited_article(small_assistant):
+    history = [respond(small_assistant, "Who cut the ribbon at the harbour bridge?")]
+    quote = history[0].answer.snippets[0].quote
+    parsed = assert_inert(source_view(small_assistant, history, "0:a:0"))
+    assert "".join(parsed.marks) == quote
+    for bad in ("", "0:a:9", "5:a:0", "x:y:z", "0:n:0", "0:a"):
+        assert "no longer" in Markup(source_view(small_assistant, history, bad)).text
+
+
+def test_the_source_view_finds_a_quote_again_after_a_rebuild_moved_it(small_assistant):
+    history = [respond(small_assistant, "Who cut the ribbon at the harbour bridge?")]
+    moved = history[0].answer.snippets[0]
+    moved = Snippet(**{**moved.__dict__, "start": 0, "end": len(moved.quote)})
+    history = [Turn("q", "q", Answer("q", True, (moved,)))]
+    assert "".join(Markup(source_view(small_assistant, history, "0:a:0")).marks) == moved.quote
+
+
+def test_the_api_answer_is_the_json_of_assistant_ask(small_assistant):
+    question = "Who cut the ribbon at the harbour bridge?"
+    assert api_answer(small_assistant, question, k=2) == small_assistant.ask(
+        question, k=2).to_json()
+    json.dumps(api_answer(small_assistant, question, as_of="2022-12-31"))
+    with pytest.raises(Exception, match="k must be"):
+        api_answer(small_assistant, question, k=0)
+
+
+def test_the_archive_and_index_are_blocked_from_file_routes(small_assistant, small_archive):
+    blocked = blocked_paths(small_assistant)
+    assert str(small_assistant.index_dir.resolve()) in blocked
+    assert str(small_archive.resolve()) in blocked
+
+
+@pytest.mark.slow
+def test_a_follow_up_about_the_sco_stays_about_the_sco(bundled_index, real_embedder):
+    assistant = Assistant(bundled_index, real_embedder)
+    first = respond(assistant, "Which countries applied to join the SCO?")
+    second = respond(assistant, "And who leads it?", [first])
+    assert second.searched == "Who leads the SCO?"
+    assert second.answer == assistant.ask("Who leads the SCO?")
+    cited = respond(assistant, "Who is the Secretary-General of the CSTO?")
+    assert "Stanislav Zas" in cited.answer.snippets[0].quote
+
+
+def test_the_chat_callback_appends_a_turn_and_ignores_a_blank_message(small_assistant):
+    markup, history, box, status = ui.chat(small_assistant, "Who cut the ribbon?", "", "", "",
+                                           [], [], [])
+    assert len(history) == 1 and box == "" and "Ana Lopes" in Markup(markup).text
+    assert "Index: 3 articles" in Markup(status).text
+    assert ui.chat(small_assistant, "  ", "", "", "", [], [], history)[1] == history
+    assert ui.filter_choices(small_assistant) == (["Gazette"], [])
