@@ -1,9 +1,11 @@
 """The web chat: a Gradio app around the pure `respond(assistant, message, history, filters)`.
 
 Layout: the conversation (quotes with numbered citation cards) on the left, the cited
-article with the quote highlighted on the right, filters below the question box. The
-markup comes from `ui_render`, which escapes every untrusted string; `ask` is also a named
-API endpoint returning the JSON of `assistant ask --json`.
+article with the quote highlighted on the right, filters below the question box. A turn
+shows the date window read from the question, which can be removed (the question is asked
+again with `read_dates=False`). The markup comes from `ui_render`, which escapes every
+untrusted string; `ask` is also a named API endpoint returning the JSON of `assistant ask
+--json`.
 """
 
 import html
@@ -16,9 +18,9 @@ from .errors import AssistantError, BadQuestion
 from .followup import resolve
 from .pipeline import MAX_QUESTION_CHARS, Assistant, check_question
 from .retrieve import DateWindow
-from .types import Answer, Article, Snippet
-from .ui_render import (CSS, SOURCE_JS, TRANSCRIPT_JS, Turn, render_source,
-                        render_source_message, render_transcript, status_line)
+from .types import Answer, Article, Snippet, Source
+from .ui_render import (CSS, SOURCE_JS, TRANSCRIPT_JS, render_source, render_source_message,
+                        render_transcript, status_line)
 
 EXAMPLES = (  # answered by the bundled archive (archive/kazakhstan-category-page.txt)
     "Who is the Secretary-General of the CSTO?",
@@ -67,6 +69,19 @@ class Filters:
         return " · ".join(parts)
 
 
+@dataclass(frozen=True)
+class Turn:
+    """One exchange: what was typed, what was sent to the assistant (the follow-up resolved),
+    the filters and whether dates in the words were read, and the answer (or an error)."""
+
+    asked: str
+    searched: str = ""
+    answer: Answer | None = None
+    error: str | None = None
+    filters: Filters = Filters()
+    read_dates: bool = True  # False once the user removed the date window read from the words
+
+
 def keep_only(answer: Answer, filters: Filters, k: int = QUOTES) -> Answer:
     """The answer with quotes outside the chosen sources and categories dropped."""
     def wanted(s: Snippet) -> bool:
@@ -80,28 +95,60 @@ def keep_only(answer: Answer, filters: Filters, k: int = QUOTES) -> Answer:
     return replace(answer, snippets=snippets, nearest=nearest)
 
 
+def one_per_story(snippets: tuple[Snippet, ...]) -> tuple[Snippet, ...]:
+    """The quotes without one repeated word for word from a copy of a story already quoted
+    (the first quote's card lists the copy under "also in")."""
+    kept: list[Snippet] = []
+    for s in snippets:
+        if not any(s.quote == k.quote and s.article_id in {c.article_id for c in k.also_in}
+                   for k in kept):
+            kept.append(s)
+    return tuple(kept)
+
+
 def respond(assistant: Assistant, message: str, history: list[Turn] | None = None,
             filters: Filters = Filters()) -> Turn:
     """The chat's reply to one message, with a follow-up resolved against the turn before.
 
     Never raises for something the user can fix: the error becomes the turn's message.
     """
-    message = message or ""
+    # Lone surrogates (undecodable bytes) become U+FFFD: Gradio could not send them back.
+    message = (message or "").encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     if len(message.strip()) > MAX_QUESTION_CHARS:  # refused; shown cut short, not echoed whole
         try:
             check_question(message)
         except BadQuestion as error:
             return Turn(asked=message.strip()[:MAX_QUESTION_CHARS] + "…", error=str(error))
     previous = next((t.searched for t in reversed(history or []) if t.answer), None)
-    turn = Turn(asked=" ".join(message.split()), searched=resolve(message, previous),
-                filters=filters.describe())
+    return answered(assistant, Turn(asked=" ".join(message.split()),
+                                    searched=resolve(message, previous), filters=filters))
+
+
+def answered(assistant: Assistant, turn: Turn) -> Turn:
+    """The turn with the answer to `turn.searched` under its filters, or the error."""
+    filters = turn.filters
+    narrowed = bool(filters.sources or filters.categories)
     try:
-        narrowed = bool(filters.sources or filters.categories)
         answer = assistant.ask(turn.searched, k=FILTER_POOL if narrowed else QUOTES,
-                               window=filters.window())
-        return replace(turn, answer=keep_only(answer, filters) if narrowed else answer)
+                               window=filters.window(), read_dates=turn.read_dates)
+        answer = keep_only(answer, filters) if narrowed else answer
+        answer = replace(answer, snippets=one_per_story(answer.snippets),
+                         nearest=one_per_story(answer.nearest))
+        return replace(turn, answer=answer, error=None)
     except AssistantError as error:
-        return replace(turn, error=str(error))
+        return replace(turn, answer=None, error=str(error))
+
+
+def without_dates(assistant: Assistant, history: list[Turn], number: str | int) -> list[Turn]:
+    """The conversation with turn `number` asked again, dates in its words not read."""
+    history = list(history)
+    try:
+        turn = history[int(number)]
+    except (IndexError, TypeError, ValueError):
+        return history
+    if turn.answer is not None and turn.answer.window:
+        history[int(number)] = answered(assistant, replace(turn, read_dates=False))
+    return history
 
 
 def find_article(articles: list[Article], article_id: str) -> Article | None:
@@ -109,34 +156,53 @@ def find_article(articles: list[Article], article_id: str) -> Article | None:
 
 
 def source_view(assistant: Assistant, history: list[Turn], cite: str) -> str:
-    """The cited article with its quote highlighted; `cite` is "turn:kind:index"."""
+    """The article a citation names, from `cite` = "turn:kind:index[:copy]": quote `index`
+    of the answer ("a") or of the closest passages ("n"), highlighted; copy `copy` of that
+    quote's story, the quote highlighted where it stands in it; or newer coverage `index`
+    of the story ("w"), without a highlight."""
     try:
-        turn, kind, index = cite.split(":")
+        turn, kind, index, *copy = cite.split(":")
         answer = history[int(turn)].answer
-        snippet = (answer.snippets if kind == "a" else answer.nearest)[int(index)]
-    except (AttributeError, IndexError, TypeError, ValueError):
+        if kind == "w" and not copy:
+            named, quote, label = answer.newer[int(index)], "", "Newer coverage of the story of [1]"
+        else:
+            named = {"a": answer.snippets, "n": answer.nearest}[kind][int(index)]
+            quote, label = named.quote, f"Source [{int(index) + 1}]"
+            if copy:
+                (other,) = copy
+                named = named.also_in[int(other)]
+                label = f"The story of [{int(index) + 1}] in another article"
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
         return render_source_message("That citation is no longer in this conversation.")
-    article = find_article(assistant.data.articles, snippet.article_id)
+    article = find_article(assistant.data.articles, named.article_id)
     if article is None:
         return render_source_message("That article is no longer in the index (it was rebuilt "
                                      "since the answer); ask the question again.")
-    start, end = snippet.start, snippet.end
-    if article.text[start:end] != snippet.quote:  # rebuilt with edited text: find it again
-        start = article.text.find(snippet.quote)
-        if start < 0:
-            return render_source_message("The quote is no longer in that article (the index "
-                                         "was rebuilt); ask the question again.")
-        end = start + len(snippet.quote)
-    return render_source(article, start, end, int(index) + 1)
+    span = find_quote(article.text, quote, getattr(named, "start", -1)) if quote else None
+    if span is None and isinstance(named, Snippet):
+        return render_source_message("The quote is no longer in that article (the index "
+                                     "was rebuilt); ask the question again.")
+    return render_source(article, span, label)
+
+
+def find_quote(body: str, quote: str, start: int = -1) -> tuple[int, int] | None:
+    """Where `quote` stands in `body`: at `start` if it still does, else where it first
+    occurs (a rebuild may have moved it; a copy of a story has it elsewhere), else None."""
+    if start < 0 or body[start:start + len(quote)] != quote:
+        start = body.find(quote)
+    return (start, start + len(quote)) if start >= 0 else None
 
 
 def api_answer(assistant: Assistant, question: str, k: int = QUOTES, since: str = "",
-               until: str = "", as_of: str = "") -> dict:
-    """The `assistant ask --json` object for a question (the `ask` API endpoint)."""
+               until: str = "", as_of: str = "", read_dates: bool = True) -> dict:
+    """The `assistant ask --json` object for a question (the `ask` API endpoint);
+    `read_dates=False` does not read a date window from the question's words."""
     if not isinstance(k, int) or k < 1:
         raise BadQuestion(f"k must be a whole number of at least 1, not {k!r}")
+    if not isinstance(read_dates, bool):
+        raise BadQuestion(f"read_dates must be true or false, not {read_dates!r}")
     window = Filters(since=since or "", until=until or "", as_of=as_of or "").window()
-    return assistant.ask(question, k=k, window=window).to_json()
+    return assistant.ask(question, k=k, window=window, read_dates=read_dates).to_json()
 
 
 def blocked_paths(assistant: Assistant) -> list[str]:
@@ -154,6 +220,12 @@ def chat(assistant: Assistant, message: str, since: str, until: str, as_of: str,
                           tuple(categories or ()))
         history.append(respond(assistant, message, history, filters))
     return render_transcript(history), history, "", index_status(assistant)
+
+
+def remove_dates(assistant: Assistant, history: list[Turn], number: str):
+    """The "Remove dates" callback: (transcript HTML, history, status line)."""
+    history = without_dates(assistant, list(history or []), number)
+    return render_transcript(history), history, index_status(assistant)
 
 
 def index_status(assistant: Assistant) -> str:
@@ -185,11 +257,14 @@ def build_app(assistant: Assistant, examples: tuple[str, ...] = EXAMPLES):
     def open_source(history, event: gr.EventData):
         return source_view(assistant, history or [], str(getattr(event, "cite", "")))
 
+    def undate(history, event: gr.EventData):
+        return remove_dates(assistant, history, str(getattr(event, "turn", "")))
+
     def ask_endpoint(question: str, k: int = QUOTES, since: str = "", until: str = "",
-                     as_of: str = "") -> dict:
+                     as_of: str = "", read_dates: bool = True) -> dict:
         """Answer a question: the same JSON object as `assistant ask --json`."""
         try:
-            return api_answer(assistant, question, k, since, until, as_of)
+            return api_answer(assistant, question, k, since, until, as_of, read_dates)
         except AssistantError as error:
             raise gr.Error(html.escape(str(error), quote=False), print_exception=False) from None
 
@@ -232,6 +307,8 @@ def build_app(assistant: Assistant, examples: tuple[str, ...] = EXAMPLES):
             button.click(reply, [button, *filters], outputs, api_visibility="private",
                          show_progress="minimal")
         transcript.cite(open_source, [history], [source], api_visibility="private")
+        transcript.undate(undate, [history], [transcript, history, status],
+                          api_visibility="private", show_progress="minimal")
         clear.click(lambda: (render_transcript([]), [], render_source_message(SOURCE_HINT)),
                     None, [transcript, history, source], api_visibility="private")
         app.load(on_load, None, [status, sources, categories], api_visibility="private")

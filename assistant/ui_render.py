@@ -1,5 +1,9 @@
 """HTML for the web chat: the transcript with citation cards, the source view, the status line.
 
+A turn shows what was searched, the date window read from the question (with a button to
+remove it), the quotes (a dated list for a timeline), cards naming the other articles that
+carry each quote's story, and newer coverage of the top quote's story.
+
 Everything taken from the archive or typed by a user is untrusted. It goes through `text`
 (HTML-escaped, invisible characters made visible) and links through `safe_url`; no other
 untrusted string reaches the markup, so a hostile article is shown as text and nothing in it
@@ -9,25 +13,17 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .types import Answer, Article, Snippet
+from .types import Answer, Article, Snippet, Source
+
+if TYPE_CHECKING:
+    from .ui import Turn
 
 # Zero-width, bidi and other format controls: they could hide or reorder a quote's words.
 INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 URL_CHARS = re.compile(r"[^\x21-\x7e]")  # a safe link is printable ASCII, no spaces
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One exchange: what was typed, what was searched, and the answer (or an error)."""
-
-    asked: str
-    searched: str = ""
-    answer: Answer | None = None
-    error: str | None = None
-    filters: str = ""  # the filters in force, in words ("as of 2021-12-31"), or ""
 
 
 def text(untrusted: str | None) -> str:
@@ -57,14 +53,14 @@ def safe_url(url: str | None) -> str | None:
     return url if parts.scheme in ("http", "https") and parts.hostname else None
 
 
-def meta_line(item: Article | Snippet) -> str:
+def meta_line(item: Article | Snippet | Source) -> str:
     """Date ("year inferred" when it was), source, category and link of a citation."""
     date = text(item.date) if item.date else "undated"
-    if item.date_inferred:
+    if getattr(item, "date_inferred", False):
         date += ' <span class="inferred">(year inferred)</span>'
     parts = [f'<span class="date">{date}</span>']
-    parts += [f'<span class="{kind}">{text(value)}</span>'
-              for kind, value in (("source", item.source), ("category", item.category)) if value]
+    parts += [f'<span class="{kind}">{text(value)}</span>' for kind, value in
+              (("source", item.source), ("category", getattr(item, "category", None))) if value]
     link = safe_url(item.url)
     if link:
         parts.append(f'<a class="link" href="{html.escape(link, quote=True)}" target="_blank" '
@@ -80,21 +76,63 @@ def card(number: int, snippet: Snippet, cite: str) -> str:
             f'title="Open the article with the quote highlighted">'
             f'<span class="num">[{number}]</span> '
             f'<span class="headline">{text(snippet.title or "Untitled")}</span></button>'
-            f'<div class="meta">{meta_line(snippet)}</div></div>')
+            f'<div class="meta">{meta_line(snippet)}</div>{also_in(snippet.also_in, cite)}</div>')
 
 
-def quotes_and_cards(snippets: tuple[Snippet, ...], turn: int, kind: str) -> str:
+def also_in(copies: tuple[Source, ...], cite: str) -> str:
+    """ "Also in N articles": the other articles carrying the story, each one to open."""
+    if not copies:
+        return ""
+    items = "".join(f'<li><button class="cite copy" data-cite="{cite}:{j}" title="Open this '
+                    f'article"><span class="headline">{text(c.title or "Untitled")}</span>'
+                    f'</button> <span class="meta">{meta_line(c)}</span></li>'
+                    for j, c in enumerate(copies))
+    return (f'<details class="also-in"><summary>Also in {plural(len(copies), "article")}'
+            f'</summary><ul>{items}</ul></details>')
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def quotes_and_cards(snippets: tuple[Snippet, ...], turn: int, kind: str,
+                     dated: bool = False) -> str:
+    """The numbered quotes, each led by its date when `dated` (a timeline), then the cards."""
     quotes = "".join(
-        f'<li><blockquote class="quote">{text(s.quote)}</blockquote> '
-        f'<button class="cite-ref" data-cite="{turn}:{kind}:{i}">[{i + 1}]</button></li>'
-        for i, s in enumerate(snippets))
+        f'<li>{dated_label(s) if dated else ""}<blockquote class="quote">{text(s.quote)}'
+        f'</blockquote> <button class="cite-ref" data-cite="{turn}:{kind}:{i}">[{i + 1}]'
+        f'</button></li>' for i, s in enumerate(snippets))
     cards = "".join(card(i + 1, s, f"{turn}:{kind}:{i}") for i, s in enumerate(snippets))
-    return f'<ol class="quotes">{quotes}</ol><div class="cards">{cards}</div>'
+    return (f'<ol class="quotes{" timeline" if dated else ""}">{quotes}</ol>'
+            f'<div class="cards">{cards}</div>')
+
+
+def dated_label(snippet: Snippet) -> str:
+    return f'<span class="when">{text(snippet.date) if snippet.date else "undated"}</span> '
+
+
+def newer_note(answer: Answer, turn: int) -> str:
+    """Newer coverage of the top quote's story, each article to open in the source view."""
+    if not answer.newer:
+        return ""
+    copies = {c.article_id for c in answer.snippets[0].also_in} if answer.snippets else set()
+    items = "; ".join(
+        f'<button class="cite newer-link" data-cite="{turn}:w:{j}" title="Open this article">'
+        f'{text(n.title or "Untitled")}</button> ({text(n.date or "undated")}'
+        f'{", " + text(n.source) if n.source else ""}'
+        f'{" — a copy of [1]" if n.article_id in copies else ""})'
+        for j, n in enumerate(answer.newer))
+    lead = ("A newer article on this story exists:" if len(answer.newer) == 1
+            else "Newer articles on this story exist:")
+    return f'<p class="newer">{lead} {items}</p>'
 
 
 def render_answer(answer: Answer, turn: int) -> str:
     if answer.found:
-        return quotes_and_cards(answer.snippets, turn, "a")
+        lead = ('<p class="timeline-label">Timeline — one quote per story, oldest first:</p>'
+                if answer.timeline else "")
+        return (lead + quotes_and_cards(answer.snippets, turn, "a", dated=answer.timeline)
+                + newer_note(answer, turn))
     reply = ('<p class="no-answer">The archive does not answer this question well enough.</p>')
     if answer.nearest:
         reply += ('<div class="nearest"><p class="nearest-label">Closest passages — '
@@ -105,16 +143,46 @@ def render_answer(answer: Answer, turn: int) -> str:
 
 def render_turn(turn: Turn, number: int) -> str:
     parts = [f'<div class="turn" data-turn="{number}">',
-             f'<div class="msg user"><span class="who">You</span> {text(turn.asked)}</div>']
-    if turn.searched and turn.searched != turn.asked:
-        parts.append(f'<div class="searched">Searched: <q class="searched-q">'
-                     f'{text(turn.searched)}</q> (the follow-up, with the topic before it)</div>')
-    if turn.filters:
-        parts.append(f'<div class="filters-note">Filters: {text(turn.filters)}</div>')
+             f'<div class="msg user"><span class="who">You</span> {text(turn.asked)}</div>',
+             searched_note(turn), window_note(turn, number)]
+    if turn.filters.describe():
+        parts.append(f'<div class="filters-note">Filters: {text(turn.filters.describe())}</div>')
     reply = (f'<p class="error">⚠ {text(turn.error)}</p>' if turn.error
              else render_answer(turn.answer, number) if turn.answer else "")
     parts.append(f'<div class="msg assistant">{reply}</div></div>')
     return "".join(parts)
+
+
+def searched_note(turn: Turn) -> str:
+    """What was searched when it is not what was typed: the follow-up resolved, the date
+    phrase read as a window taken out (`Answer.searched`), or both."""
+    searched = (turn.answer.searched if turn.answer else "") or turn.searched
+    if not searched or searched == turn.asked:
+        return ""
+    why = [reason for reason, applies in (
+        ("the follow-up, with the topic before it", turn.searched != turn.asked),
+        ("the dates taken out, read as a window", searched != turn.searched
+         and bool(turn.answer and turn.answer.window))) if applies]
+    return (f'<div class="searched">Searched: <q class="searched-q">{text(searched)}</q>'
+            f'{" (" + "; ".join(why) + ")" if why else ""}</div>')
+
+
+def window_note(turn: Turn, number: int) -> str:
+    """The date window read from the question, with a button to ask again without it."""
+    if not turn.read_dates:
+        return ('<div class="window-note removed">Dates in the question not read as a window '
+                '(removed): searched as written.</div>')
+    window = turn.answer.window if turn.answer else None
+    if not window:
+        return ""
+    read_from = f'read from “{text(window.get("phrase"))}”'
+    if window.get("event"):
+        read_from += (f' ({text(window["event"])}: '
+                      f'{text(window.get("event_date") or "date not found")})')
+    return (f'<div class="window-note">Dates: <span class="window">'
+            f'{text(window.get("describe"))}</span> — {read_from} <button class="undate" '
+            f'data-undate="{number}" title="Ask again without a date window">Remove dates'
+            f'</button></div>')
 
 
 def render_transcript(turns: list[Turn]) -> str:
@@ -125,16 +193,17 @@ def render_transcript(turns: list[Turn]) -> str:
     return "".join(render_turn(turn, n) for n, turn in enumerate(turns))
 
 
-def render_source(article: Article, start: int, end: int, number: int | None = None) -> str:
-    """The full article with `article.text[start:end]` highlighted."""
+def render_source(article: Article, span: tuple[int, int] | None = None,
+                  label: str = "Source") -> str:
+    """The full article, with `article.text[start:end]` highlighted when `span` is given."""
     body = article.text
-    label = f"Source [{number}]" if number else "Source"
-    return (f'<article class="source-article"><div class="source-label">{label}</div>'
+    start, end = span or (len(body), len(body))
+    mark = f'<mark class="quote-highlight">{text(body[start:end])}</mark>' if span else ""
+    return (f'<article class="source-article"><div class="source-label">{text(label)}</div>'
             f'<h3 class="source-title">{text(article.title or "Untitled")}</h3>'
             f'<div class="meta">{meta_line(article)}</div>'
-            f'<div class="article-text">{text(body[:start])}'
-            f'<mark class="quote-highlight">{text(body[start:end])}</mark>'
-            f'{text(body[end:])}</div></article>')
+            f'<div class="article-text">{text(body[:start])}{mark}{text(body[end:])}</div>'
+            f'</article>')
 
 
 def render_source_message(message: str) -> str:
@@ -162,8 +231,12 @@ CSS = """
 .msg.user .who { font-weight: 600; margin-right: 6px; }
 .msg.assistant { background: var(--background-fill-primary);
                  border: 1px solid var(--border-color-primary); margin-right: 5%; }
-.searched, .filters-note { font-size: 0.85em; color: var(--body-text-color-subdued);
-                           margin: 2px 0 2px 15%; }
+.searched, .filters-note, .window-note { font-size: 0.85em; margin: 2px 0 2px 15%;
+                                         color: var(--body-text-color-subdued); }
+.window-note .window { font-weight: 600; color: var(--body-text-color); }
+button.undate { cursor: pointer; margin-left: 6px; padding: 0 6px; font: inherit;
+                border: 1px solid var(--border-color-primary); border-radius: 4px;
+                background: var(--background-fill-primary); color: var(--color-accent); }
 .searched-q { font-style: italic; color: var(--body-text-color); }
 ol.quotes { list-style: none; padding: 0; margin: 0 0 8px 0; }
 ol.quotes li { margin: 0 0 8px 0; border-left: 3px solid var(--border-color-accent);
@@ -182,6 +255,15 @@ button.cite-ref:hover, button.cite:hover .headline { text-decoration: underline;
 .meta { font-size: 0.85em; color: var(--body-text-color-subdued); margin-top: 2px; }
 .meta .inferred { font-style: italic; }
 .meta .unlinked { font-family: var(--font-mono); }
+.timeline-label { margin: 0 0 6px 0; color: var(--body-text-color-subdued); }
+ol.timeline .when { font-weight: 700; font-variant-numeric: tabular-nums; margin-right: 6px; }
+details.also-in { font-size: 0.85em; margin-top: 2px; }
+details.also-in summary { cursor: pointer; color: var(--body-text-color-subdued); }
+details.also-in ul { margin: 2px 0 0 0; padding-left: 18px; }
+details.also-in .meta { display: inline; font-size: inherit; margin-left: 4px; }
+p.newer { margin: 8px 0 0 0; padding: 6px 10px; border-radius: 6px; font-size: 0.92em;
+          background: var(--color-accent-soft); }
+p.newer button.cite { text-align: left; font-weight: 600; }
 .no-answer { font-weight: 600; margin: 0 0 6px 0; }
 .nearest { border: 1px dashed var(--border-color-primary); border-radius: 6px; padding: 8px; }
 .nearest .card { border-left-color: var(--body-text-color-subdued); }
@@ -214,18 +296,31 @@ const scrollInPanel = (node, offset) => {
 };
 """
 TRANSCRIPT_JS = SCROLL_JS + """
+let redone = null;  // the turn asked again without dates: keep it in view, not the last one
 element.addEventListener('click', (event) => {
+  const undate = event.target.closest('[data-undate]');
+  if (undate) {
+    event.preventDefault();
+    undate.disabled = true;
+    undate.textContent = 'Asking again…';
+    redone = undate.dataset.undate;
+    trigger('undate', {turn: redone});
+    return;
+  }
   const target = event.target.closest('[data-cite]');
   if (target) { event.preventDefault(); trigger('cite', {cite: target.dataset.cite}); }
 });
 watch('value', () => {
   const turns = element.querySelectorAll('.turn');
-  if (turns.length) scrollInPanel(turns[turns.length - 1], 8);
+  const turn = redone === null ? turns[turns.length - 1] : turns[Number(redone)];
+  redone = null;
+  if (turn) scrollInPanel(turn, 8);
 });
 """
 SOURCE_JS = SCROLL_JS + """
 watch('value', () => {
   const mark = element.querySelector('mark.quote-highlight');
-  if (mark) scrollInPanel(mark, 120);
+  const top = element.querySelector('.source-article');
+  if (mark) scrollInPanel(mark, 120); else if (top) scrollInPanel(top, 8);
 });
 """

@@ -1,7 +1,8 @@
 """The web chat as a person uses it: headless Chromium (Debian's `chromium`) via Playwright.
 
-One app serves the bundled archive and another a hostile one, each started once per module on
-a free port of 127.0.0.1 with an index built by the real model. Per-run screenshots go to
+One app serves the bundled archive, one a hostile archive and one a wire story syndicated
+twice with a follow-up, each started once per module on a free port of 127.0.0.1 with an
+index built by the real model. Per-run screenshots go to
 $TEST_ARTIFACTS (else pytest's tmp folder); UPDATE_SCREENSHOTS=1 also rewrites the one the
 README shows, tests/screenshots/chat-answer.png.
 """
@@ -87,6 +88,13 @@ class Page:
         mark.wait_for(timeout=ANSWER_TIMEOUT)
         return mark
 
+    def open_article(self, button, title: str):
+        """Click `button` and wait for the source view to show the article called `title`."""
+        button.click()
+        expect(self.page.locator("#source-view .source-title")).to_have_text(
+            title, timeout=ANSWER_TIMEOUT)
+        return self.page.locator("#source-view")
+
 
 def launch(assistant: Assistant):
     port = free_port()
@@ -170,6 +178,56 @@ def test_examples_closest_passages_and_a_filter_that_excludes_everything(tab, bu
     assert turn.locator(".card").count() == 0
 
 
+MAY = "What happened in May 2022?"
+
+
+@pytest.mark.browser
+def test_a_date_window_read_from_the_question_is_shown_and_can_be_removed(tab, bundled,
+                                                                          artifacts):
+    assistant, url = bundled
+    expected = assistant.ask(MAY)
+    turn = tab.ask(MAY)
+    window = turn.locator(".window-note")
+    assert window.inner_text().startswith(
+        "Dates: 2022-05-01 to 2022-05-31 — read from “in May 2022”")
+    assert turn.locator(".searched-q").inner_text() == "What happened?"
+    dates = turn.locator("ol.timeline .when").all_inner_texts()
+    assert dates == [s.date for s in expected.snippets] and "2022-05-26" in dates
+    assert turn.locator("blockquote.quote").first.text_content() == expected.snippets[0].quote
+    tab.page.screenshot(path=str(artifacts / "chat-date-window.png"))
+
+    window.get_by_role("button", name="Remove dates").click()
+    expect(turn.locator(".window-note.removed")).to_be_visible(timeout=ANSWER_TIMEOUT)
+    assert "Dates:" not in turn.inner_text() and turn.locator("button.undate").count() == 0
+    assert tab.page.locator("#transcript .turn").count() == 1  # the turn asked again in place
+    unread = assistant.ask(MAY, read_dates=False)
+    assert unread.window is None
+    shown = turn.locator(".msg.assistant blockquote.quote").all_text_contents()
+    assert shown == [s.quote for s in unread.snippets or unread.nearest]
+    tab.page.screenshot(path=str(artifacts / "chat-date-window-removed.png"))
+    assert_offline(tab, url)
+
+
+@pytest.mark.browser
+def test_a_timeline_question_gets_dated_quotes_in_date_order(tab, bundled, artifacts):
+    assistant, url = bundled
+    expected = assistant.ask("What happened with the SCO?")
+    assert expected.timeline
+    turn = tab.ask("What happened with the SCO?")
+    assert "Timeline — one quote per story, oldest first" in turn.inner_text()
+    dates = turn.locator("ol.timeline .when").all_inner_texts()
+    assert dates == sorted(dates) and len(dates) >= 2
+    assert dates == [s.date for s in expected.snippets]
+    items = turn.locator("ol.timeline li")
+    for i, snippet in enumerate(expected.snippets):
+        assert items.nth(i).locator("blockquote").text_content() == snippet.quote
+        assert items.nth(i).locator("button.cite-ref").inner_text() == f"[{i + 1}]"
+    mark = tab.open_source(items.last.locator("button.cite-ref"))
+    assert mark.text_content() == expected.snippets[-1].quote
+    tab.page.screenshot(path=str(artifacts / "chat-timeline.png"))
+    assert_offline(tab, url)
+
+
 def test_the_ask_api_returns_the_json_of_assistant_ask(bundled):
     from gradio_client import Client
 
@@ -180,6 +238,10 @@ def test_the_ask_api_returns_the_json_of_assistant_ask(bundled):
     assert client.predict(CSTO, 1, "", "", "2021-12-31", api_name="/ask") == json.loads(
         json.dumps(assistant.ask(CSTO, k=1, window=ui.Filters(as_of="2021-12-31").window())
                    .to_json()))
+    assert client.predict(MAY, api_name="/ask")["window"]["phrase"] == "in May 2022"
+    unread = client.predict(MAY, 3, "", "", "", False, api_name="/ask")
+    assert unread == json.loads(json.dumps(assistant.ask(MAY, read_dates=False).to_json()))
+    assert unread["window"] is None
     with pytest.raises(Exception, match="the question is empty"):
         client.predict("  ", api_name="/ask")
 
@@ -301,5 +363,81 @@ def test_a_quote_deep_in_a_long_article_is_scrolled_into_view(browser, hostile):
             if (box.scrollTop > 0) return true;
         return document.scrollingElement.scrollTop > 0;
     }""")
+    assert_offline(tab, url)
+    tab.context.close()
+
+
+WIRE = ("Engineers at the northern dam opened all twelve spillway gates on Tuesday after "
+        "heavy rain raised the reservoir to a record level. Officials said towns downstream "
+        "were told to expect higher water for several days. The dam operator said the "
+        "structure was sound and inspections would continue through the week. Farmers near "
+        "the river moved livestock to higher ground as a precaution.")
+SYNDICATED = [  # one wire story run by two outlets a day apart, then the wire's follow-up
+    {"id": "wire-1", "title": "Dam opens spillway gates after record rain", "date": "2022-03-02",
+     "source": "Northern Wire", "url": "https://example.org/wire-1", "text": WIRE},
+    {"id": "paper-1", "title": "Record rain: valley dam opens all twelve gates",
+     "date": "2022-03-03", "source": "Valley <b>Post</b>", "url": "javascript:alert('copy')",
+     "text": WIRE},
+    {"id": "update-1", "title": "Dam spillway gates closed as reservoir falls",
+     "date": "2022-03-09", "source": "Northern Wire", "text": "The northern dam closed its "
+     "spillway gates on Wednesday as the reservoir fell back below its record level. Engineers "
+     "said inspections of the structure found no damage, and towns downstream lifted their "
+     "flood warnings."},
+    {"id": "parks-1", "title": "River parks open to the public", "date": "2022-06-20",
+     "source": "Valley Post", "text": "The new river parks opened to the public on Saturday "
+     "with paths along the river and a playground paid for by the council."},
+]
+
+
+@pytest.fixture(scope="module")
+def syndicated(tmp_path_factory, real_embedder):
+    root = tmp_path_factory.mktemp("syndicated")
+    write(root / "archive" / "news.jsonl", "".join(json.dumps(r) + "\n" for r in SYNDICATED))
+    rebuild([root / "archive"], root / "index", real_embedder)
+    assistant = Assistant(root / "index", real_embedder)
+    app, url = launch(assistant)
+    yield assistant, url
+    app.close()
+
+
+@pytest.mark.browser
+def test_a_syndicated_story_is_quoted_once_with_its_copies_and_newer_coverage(
+        browser, syndicated, artifacts):
+    assistant, url = syndicated
+    question = "How many spillway gates did the dam open?"
+    expected = assistant.ask(question)
+    top = expected.snippets[0]
+    assert top.article_id in ("wire-1", "paper-1") and len(top.also_in) == 1
+    assert "update-1" in [n.article_id for n in expected.newer]
+    copy = next(r for r in SYNDICATED if r["id"] == top.also_in[0].article_id)
+    update = SYNDICATED[2]
+    tab = Page(browser, url)
+    turn = tab.ask(question)
+    quotes = turn.locator("blockquote.quote").all_text_contents()
+    assert quotes.count(top.quote) == 1  # the copy's identical quote is not repeated
+    card = turn.locator(".card").first
+    also = card.locator("details.also-in")
+    assert also.locator("summary").inner_text() == "Also in 1 article"
+    also.locator("summary").click()
+    assert also.locator("li .headline").inner_text() == copy["title"]
+    assert also.locator("li .meta").inner_text() == f"{copy['date']} · {copy['source']}" \
+        " · javascript:alert('copy')"
+    assert also.locator("a").count() == 0  # not an http(s) link: shown as text
+
+    newer = turn.locator("p.newer")
+    assert newer.inner_text().startswith(("A newer article on this story exists:",
+                                          "Newer articles on this story exist:"))
+    assert f"{update['title']} ({update['date']}, {update['source']})" in newer.inner_text()
+    tab.page.screenshot(path=str(artifacts / "chat-syndicated.png"))
+    view = tab.open_article(newer.get_by_role("button", name=update["title"]), update["title"])
+    assert view.locator(".source-label").inner_text().lower().startswith("newer coverage")
+    assert view.locator(".article-text").text_content() == update["text"]
+    assert view.locator("mark").count() == 0
+
+    view = tab.open_article(also.locator("button.cite"), copy["title"])
+    assert view.locator("mark.quote-highlight").text_content() == top.quote
+    expect(view.locator("mark.quote-highlight")).to_be_in_viewport()
+    tab.page.screenshot(path=str(artifacts / "chat-syndicated-copy.png"))
+    assert not tab.dialogs and tab.page.locator("a[href^='javascript']").count() == 0
     assert_offline(tab, url)
     tab.context.close()

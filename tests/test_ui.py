@@ -4,24 +4,27 @@ from __future__ import annotations
 import doctest
 import json
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 
 import pytest
 
 from assistant import followup, ui, ui_render
 from assistant.pipeline import Assistant, rebuild
-from assistant.types import Answer, Article, Snippet
-from assistant.ui import Filters, api_answer, blocked_paths, keep_only, respond, source_view
-from assistant.ui_render import (Turn, meta_line, render_source, render_transcript, safe_url,
+from assistant.types import Answer, Article, Snippet, Source
+from assistant.ui import (Filters, Turn, api_answer, blocked_paths, keep_only, respond,
+                          source_view)
+from assistant.ui_render import (meta_line, render_source, render_transcript, safe_url,
                                  status_line, text)
 
 HOSTILE = ("Council met <script>alert('xss')</script> on the bridge. "
            "<img src=x onerror=\"alert('img')\"> <a href=\"javascript:alert(1)\">here</a> "
            "[more](javascript:alert(2)) ![pixel](http://127.0.0.1:9/pixel.png) "
            "zero\u200bwidth \u202eevil\u202c ${alert(3)} {{constructor}} \"quoted\" & done.")
-SAFE_TAGS = {"div", "span", "p", "strong", "q", "ol", "li", "blockquote", "button", "a",
-             "article", "h3", "mark"}
-SAFE_ATTRIBUTES = {"class", "data-cite", "data-turn", "title", "href", "target", "rel"}
+SAFE_TAGS = {"div", "span", "p", "strong", "q", "ol", "ul", "li", "blockquote", "button", "a",
+             "article", "h3", "mark", "details", "summary"}
+SAFE_ATTRIBUTES = {"class", "data-cite", "data-turn", "data-undate", "title", "href", "target",
+                   "rel"}
 
 
 class Markup(HTMLParser):
@@ -60,11 +63,11 @@ def hostile_article(**changes) -> Article:
     return Article(**{**fields, **changes})
 
 
-def snippet_of(article: Article, start: int, end: int, score: float = 1.0) -> Snippet:
+def snippet_of(article: Article, start: int, end: int, score: float = 1.0, **more) -> Snippet:
     return Snippet(quote=article.text[start:end], article_id=article.id, title=article.title,
                    date=article.date, source=article.source, url=article.url, start=start,
                    end=end, score=score, category=article.category,
-                   date_inferred=article.date_inferred)
+                   date_inferred=article.date_inferred, **more)
 
 
 def assert_inert(markup: str) -> Markup:
@@ -84,7 +87,7 @@ def test_hostile_text_renders_as_the_same_text_and_nothing_else():
     article = hostile_article()
     answer = Answer("q", True, (snippet_of(article, 0, len(article.text)),))
     for markup in (render_transcript([Turn("<b>q</b>", "<b>q</b>", answer)]),
-                   render_source(article, 12, 40)):
+                   render_source(article, (12, 40))):
         parsed = assert_inert(markup)
         assert not ui_render.INVISIBLE.search(parsed.text)
         visible = re.sub("⟨U\\+([0-9A-F]{4})⟩", lambda m: chr(int(m[1], 16)), parsed.text)
@@ -125,7 +128,7 @@ def test_the_source_view_highlights_exactly_the_quoted_span():
     article = hostile_article(text="First sentence. The quoted <b>one</b> here. Last.")
     start = article.text.index("The quoted")
     end = article.text.index(" Last")
-    parsed = assert_inert(render_source(article, start, end, 2))
+    parsed = assert_inert(render_source(article, (start, end), "Source [2]"))
     assert "".join(parsed.marks) == article.text[start:end]
     assert "Source [2]" in parsed.text and article.text in parsed.text
 
@@ -199,7 +202,7 @@ def test_respond_turns_user_errors_into_a_message(small_assistant):
     assert "keep it under 1,000" in too_long.error and len(too_long.asked) <= 1001
     bad_date = respond(small_assistant, "bridge?", filters=Filters(until="yesterday"))
     assert "until 'yesterday' is not a date" in bad_date.error
-    assert bad_date.filters == "until yesterday"
+    assert bad_date.filters.describe() == "until yesterday"
 
 
 def test_respond_filters_by_date_and_source(small_assistant):
@@ -262,3 +265,175 @@ def test_the_chat_callback_appends_a_turn_and_ignores_a_blank_message(small_assi
     assert "Index: 3 articles" in Markup(status).text
     assert ui.chat(small_assistant, "  ", "", "", "", [], [], history)[1] == history
     assert ui.filter_choices(small_assistant) == (["Gazette"], [])
+
+
+MAY = {"since": "2022-05-01", "until": "2022-05-31", "phrase": "in May 2022", "start": 14,
+       "end": 25, "event": None, "event_date": None, "describe": "2022-05-01 to 2022-05-31"}
+
+
+def dated(article_id: str, day: str, title: str = "", **changes) -> Snippet:
+    article = Article(article_id, title or f"Story {article_id}", f"What {article_id} said.",
+                      date=day, source="Wire")
+    return replace(snippet_of(article, 0, len(article.text)), **changes)
+
+
+def test_a_date_window_read_from_the_question_is_shown_with_a_remove_button():
+    answer = Answer("What happened in May 2022?", True, (dated("a", "2022-05-26"),),
+                    searched="What happened?", window=MAY, timeline=True)
+    markup = render_transcript([Turn("What happened in May 2022?",
+                                     "What happened in May 2022?", answer)])
+    parsed = assert_inert(markup)
+    assert ("Dates: 2022-05-01 to 2022-05-31 — read from “in May 2022” Remove dates"
+            in parsed.text)
+    assert 'data-undate="0"' in markup
+    assert ("Searched: What happened? (the dates taken out, read as a window)"
+            in parsed.text)
+    removed = Turn("What happened in May 2022?", "What happened in May 2022?",
+                   Answer("What happened in May 2022?", False), read_dates=False)
+    markup = render_transcript([removed])
+    assert "data-undate" not in markup and "Dates:" not in Markup(markup).text
+    assert "not read as a window (removed)" in Markup(markup).text
+    assert "Searched:" not in Markup(markup).text
+
+
+def test_the_searched_line_shows_the_follow_up_and_the_dates_taken_out():
+    answer = Answer("What happened with the SCO in May 2022?", False,
+                    searched="What happened with the SCO?", window=MAY)
+    parsed = Markup(render_transcript([Turn("And in May 2022?",
+                                            "What happened with the SCO in May 2022?", answer)]))
+    assert ("Searched: What happened with the SCO? (the follow-up, with the topic before it; "
+            "the dates taken out, read as a window)") in parsed.text
+    plain = Answer("Who leads the SCO?", False, searched="Who leads the SCO?")
+    assert "Searched" not in Markup(render_transcript([Turn("Who leads the SCO?",
+                                                            "Who leads the SCO?", plain)])).text
+
+
+def test_a_window_hung_on_an_event_names_the_event_and_its_date():
+    window = {**MAY, "since": None, "until": "2022-09-14", "describe": "up to 2022-09-14",
+              "phrase": "before the <b>summit</b>", "event": "the <b>summit</b>",
+              "event_date": "2022-09-15"}
+    answer = Answer("q", False, searched="q", window=window)
+    parsed = assert_inert(render_transcript([Turn("q", "q", answer)]))
+    assert ("Dates: up to 2022-09-14 — read from “before the <b>summit</b>” "
+            "(the <b>summit</b>: 2022-09-15)") in parsed.text
+
+
+def test_a_card_lists_the_other_articles_of_its_story_and_hostile_ones_stay_inert():
+    copies = (Source("c1", "<script>alert('copy')</script> Dam <img src=x onerror=alert(1)>",
+                     "2022-03-03", "<i>Valley Post</i>", "javascript:alert('u')"),
+              Source("c2", "Dam opens gates", None, None, "https://example.org/c2?a=1&b=2"))
+    answer = Answer("q", True, (dated("a", "2022-03-02", also_in=copies),))
+    markup = render_transcript([Turn("q", "q", answer)])
+    parsed = assert_inert(markup)
+    assert "Also in 2 articles" in parsed.text
+    assert ("<script>alert('copy')</script> Dam <img src=x onerror=alert(1)> "
+            "2022-03-03 · <i>Valley Post</i> · javascript:alert('u')") in parsed.text
+    assert "Dam opens gates undated · https://example.org/c2?a=1&b=2" in parsed.text
+    assert parsed.hrefs == ["https://example.org/c2?a=1&b=2"]
+    assert 'data-cite="0:a:0:0"' in markup and 'data-cite="0:a:0:1"' in markup
+    one = Answer("q", True, (dated("a", "2022-03-02", also_in=copies[1:]),))
+    assert "Also in 1 article" in Markup(render_transcript([Turn("q", "q", one)])).text
+    assert "Also in" not in Markup(render_transcript([Turn("q", "q", replace(
+        one, snippets=(dated("a", "2022-03-02"),)))])).text
+
+
+def test_newer_coverage_is_named_under_the_answer_and_opens():
+    copy = Source("c1", "Dam copy", "2022-03-03", "Valley Post", None)
+    newer = (Source("u1", "Dam <b>gates</b> closed", "2022-03-09", "<Wire>", None), copy)
+    answer = Answer("q", True, (dated("a", "2022-03-02", also_in=(copy,)),), newer=newer)
+    markup = render_transcript([Turn("q", "q", answer)])
+    parsed = assert_inert(markup)
+    assert ("Newer articles on this story exist: Dam <b>gates</b> closed (2022-03-09, <Wire>); "
+            "Dam copy (2022-03-03, Valley Post — a copy of [1])") in parsed.text
+    assert 'data-cite="0:w:0"' in markup and 'data-cite="0:w:1"' in markup
+    single = Markup(render_transcript([Turn("q", "q", replace(answer, newer=newer[:1]))])).text
+    assert "A newer article on this story exists: Dam <b>gates</b> closed (2022-03-09, <Wire>)" \
+        in single
+
+
+def test_a_quote_repeated_from_a_copy_of_its_story_is_shown_once():
+    copy_of_a = Source("b", "Copy", "2022-03-03", "Post", None)
+    a = dated("a", "2022-03-02", also_in=(copy_of_a,))
+    b = replace(dated("b", "2022-03-03", also_in=(Source.of(Article("a", "A", "")),)),
+                quote=a.quote)
+    other = replace(b, quote="A different passage of the copy.")
+    assert ui.one_per_story((a, b, other)) == (a, other)
+    assert ui.one_per_story((b, a)) == (b,)  # whichever ranks first is kept
+    assert ui.one_per_story((a, dated("c", None))) == (a, dated("c", None))
+
+
+def test_a_timeline_is_a_dated_list_in_the_order_given_each_cited():
+    snippets = (dated("a", "2021-09-16"), dated("b", "2022-05-26"), dated("c", None))
+    markup = render_transcript([Turn("q", "q", Answer("q", True, snippets, timeline=True))])
+    parsed = assert_inert(markup)
+    assert "Timeline — one quote per story, oldest first" in parsed.text
+    items = re.findall(r"<li>(.*?)</li>", markup.split('class="quotes timeline"')[1])
+    assert [Markup(item).text for item in items] == [
+        "2021-09-16 What a said. [1]", "2022-05-26 What b said. [2]", "undated What c said. [3]"]
+    plain = render_transcript([Turn("q", "q", Answer("q", True, snippets))])
+    assert "timeline" not in plain and "2021-09-16 What a said." not in Markup(plain).text
+
+
+WIRE = ("Engineers at the northern dam opened all twelve spillway gates on Tuesday after "
+        "heavy rain raised the reservoir to a record level. Towns downstream were told to "
+        "expect higher water for several days.")
+
+
+@pytest.fixture
+def news_assistant(tmp_path, fake_embedder):
+    stories = [
+        {"id": "wire-1", "title": "Dam opens spillway gates", "date": "2022-03-02",
+         "source": "Wire", "text": WIRE},
+        {"id": "paper-1", "title": "Record rain: dam opens gates", "date": "2022-03-03",
+         "source": "Valley Post", "text": "From the wire. " + WIRE},
+        {"id": "update-1", "title": "Dam spillway gates closed", "date": "2022-03-09",
+         "source": "Wire", "text": "The northern dam closed its spillway gates on Wednesday."},
+    ]
+    archive = tmp_path / "archive" / "news.jsonl"
+    archive.parent.mkdir()
+    archive.write_text("\n".join(map(json.dumps, stories)), encoding="utf-8")
+    rebuild([archive], tmp_path / "index", fake_embedder)
+    return Assistant(tmp_path / "index", fake_embedder)
+
+
+def test_the_source_view_opens_a_copy_with_the_quote_and_newer_coverage_without(news_assistant):
+    articles = {a.id: a for a in news_assistant.data.articles}
+    wire, copy, update = articles["wire-1"], articles["paper-1"], articles["update-1"]
+    quote = snippet_of(wire, 0, WIRE.index(" Towns"), also_in=(Source.of(copy),))
+    history = [Turn("q", "q", Answer("q", True, (quote,), newer=(Source.of(update),)))]
+    opened = assert_inert(source_view(news_assistant, history, "0:a:0:0"))
+    assert "".join(opened.marks) == quote.quote and "Record rain: dam opens gates" in opened.text
+    assert "The story of [1] in another article" in opened.text
+    newer = assert_inert(source_view(news_assistant, history, "0:w:0"))
+    assert newer.marks == [] and "mark" not in newer.tags
+    assert "Newer coverage of the story of [1]" in newer.text and update.text in newer.text
+    for bad in ("0:w:1", "0:a:0:1", "0:a:0:0:0", "0:n:0:0", "0:w:0:0", "0:x:0"):
+        assert "no longer" in Markup(source_view(news_assistant, history, bad)).text
+    gone = [Turn("q", "q", Answer("q", True, newer=(Source("zz", "Gone", None, None, None),)))]
+    assert "no longer in the index" in Markup(source_view(news_assistant, gone, "0:w:0")).text
+
+
+def test_removing_the_dates_asks_the_same_question_again_without_them(small_assistant):
+    question = "What happened to the wheat harvest in July 2022?"
+    history = [respond(small_assistant, question)]
+    assert history[0].answer.window["phrase"] == "in July 2022"
+    assert history[0].answer.searched == "What happened to the wheat harvest?"
+    again = ui.without_dates(small_assistant, history, "0")
+    assert again[0].read_dates is False and again[0].answer.window is None
+    assert again[0].answer == small_assistant.ask(question, read_dates=False)
+    assert history[0].read_dates is True  # the old list is left as it was
+    assert ui.without_dates(small_assistant, again, "0") == again  # nothing more to remove
+    for bad in ("", "7", "x"):
+        assert ui.without_dates(small_assistant, history, bad) == history
+    markup, shown, status = ui.remove_dates(small_assistant, history, "0")
+    assert shown == again and "not read as a window" in Markup(markup).text
+
+
+def test_the_api_can_leave_dates_in_the_words_unread(small_assistant):
+    question = "What happened to the wheat harvest in July 2022?"
+    assert api_answer(small_assistant, question)["window"]["since"] == "2022-07-01"
+    unread = api_answer(small_assistant, question, 3, "", "", "", False)
+    assert unread == small_assistant.ask(question, read_dates=False).to_json()
+    assert unread["window"] is None and unread["searched"] == question
+    with pytest.raises(Exception, match="read_dates must be true or false"):
+        api_answer(small_assistant, question, read_dates="no")
