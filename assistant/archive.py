@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -42,7 +43,8 @@ HEADLINE_MAX_CHARS = 250
 def read_archive(paths: Iterable[str | os.PathLike]) -> tuple[list[Article], list[Problem]]:
     """Read every archive file under `paths` (files or folders, recursively).
 
-    Returns the articles in a stable order and the problems met on the way.
+    Returns the articles in a stable order, each with a distinct id, and the problems met
+    on the way (repeated ids among them, as notices: see `distinct_ids`).
     """
     articles: list[Article] = []
     problems: list[Problem] = []
@@ -50,7 +52,37 @@ def read_archive(paths: Iterable[str | os.PathLike]) -> tuple[list[Article], lis
         file_articles, file_problems = read_file(path, key)
         articles.extend(file_articles)
         problems.extend(file_problems)
-    return articles, problems
+    articles, renamed = distinct_ids(articles)
+    return articles, problems + renamed
+
+
+def distinct_ids(articles: list[Article]) -> tuple[list[Article], list[Problem]]:
+    """Give every article its own id, losing none: an id seen before (in path and line
+    order) gets the first free suffix `~2`, `~3`, ... and a notice names both places.
+
+    >>> [a.id for a in distinct_ids([Article("x", "", "a"), Article("x", "", "b")])[0]]
+    ['x', 'x~2']
+    """
+    taken = {article.id for article in articles}
+    first: dict[str, str] = {}
+    result, notices = [], []
+    for article in articles:
+        if article.id not in first:
+            first[article.id] = article.origin
+            result.append(article)
+            continue
+        n = 2
+        while f"{article.id}~{n}" in taken:
+            n += 1
+        new_id = f"{article.id}~{n}"
+        taken.add(new_id)
+        result.append(replace(article, id=new_id))
+        path, _, line = article.origin.rpartition(":")
+        path, line = (path, int(line)) if line.isdigit() else (article.origin, None)
+        notices.append(Problem(path, f"duplicate id {article.id!r} (first at "
+                               f"{first[article.id]}), indexed as {new_id!r}", line,
+                               skipped=False))
+    return result, notices
 
 
 def iter_archive_files(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[Path, str]]:

@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--archive", type=Path, action="append",
                        help="archive file or folder (repeatable; default: archive/)")
     index.add_argument("--index", type=Path, default=env_index, help="index folder (default: index/)")
+    index.add_argument("--check", action="store_true",
+                       help="verify the index in service (manifest, model, checksums) "
+                       "without rebuilding it")
 
     ask = commands.add_parser("ask", help="answer a question with cited quotes")
     ask.add_argument("question")
@@ -50,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
                      "preferring the most recent")
     ask.add_argument("--since", type=iso_date, help="only articles published on or after")
     ask.add_argument("--until", type=iso_date, help="only articles published on or before")
+
+    load = commands.add_parser("load", help="drive a running chat with concurrent clients "
+                               "and report requests, errors and latency (this machine only)")
+    load.add_argument("--url", default="http://127.0.0.1:7860", help="a loopback address")
+    load.add_argument("--clients", type=positive_int, default=20, help="default 20")
+    load.add_argument("--seconds", type=positive_int, default=60, help="default 60")
+    load.add_argument("--endpoint", default="ask", help="Gradio API name (default: ask)")
+    load.add_argument("--json", action="store_true", help="print one JSON object")
 
     serve = commands.add_parser("serve", help="serve the web chat")
     serve.add_argument("--index", type=Path, default=env_index)
@@ -63,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"index": run_index, "ask": run_ask, "serve": run_serve}[args.command](args)
+        return {"index": run_index, "ask": run_ask, "serve": run_serve,
+                "load": run_load}[args.command](args)
     except AssistantError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -76,14 +88,24 @@ def run_index(args) -> int:
     from .embed import Embedder
     from .pipeline import rebuild
 
+    if args.check:
+        return run_check(args)
     archive = args.archive or [DEFAULT_ARCHIVE]
     for path in archive:
         if not path.exists():
             raise AssistantError(f"archive path not found: {path}")
     summary = rebuild(archive, args.index, Embedder(), progress=sys.stderr.isatty())
     for problem in summary.problems:
-        print(f"skipped {problem}", file=sys.stderr)
+        print(f"{'skipped' if problem.skipped else 'note:'} {problem}", file=sys.stderr)
     print(summary.line())
+    return 0
+
+
+def run_check(args) -> int:
+    from .embed import Embedder
+    from .store import verify
+
+    print(verify(args.index, Embedder()).line())
     return 0
 
 
@@ -116,6 +138,14 @@ def format_answer(result) -> str:
               f" [chars {s.start}-{s.end}]"
               for n, s in enumerate(result.snippets, start=1)]
     return "\n".join(lines)
+
+
+def run_load(args) -> int:
+    from . import loadtest
+
+    report = loadtest.run(args.url, args.clients, args.seconds, args.endpoint)
+    print(json.dumps(report.to_json()) if args.json else report.line())
+    return 1 if report.errors else 0
 
 
 def run_serve(args) -> int:

@@ -105,10 +105,14 @@ def save_index(folder: Path, data: IndexData) -> None:
 
 def read_manifest(folder: Path) -> dict:
     try:
-        return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise IndexDamaged(f"{folder}/manifest.json is unreadable ({error}): "
-                           f"rebuild with `assistant index`") from None
+                           f"rebuild with `assistant index --index {folder.parent}`") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise IndexDamaged(f"{folder}/manifest.json lists no files: "
+                           f"rebuild with `assistant index --index {folder.parent}`")
+    return manifest
 
 
 def check_manifest(folder: Path, manifest: dict, model_name: str, fingerprint: str,
@@ -123,11 +127,17 @@ def check_manifest(folder: Path, manifest: dict, model_name: str, fingerprint: s
         raise IndexMismatch(f"index was built with model {model.get('name')} "
                             f"({str(model.get('fingerprint'))[:12]}), not the installed "
                             f"{model_name} ({fingerprint[:12]}): {fix}")
-    for name, expected in manifest.get("files", {}).items():
+    listed = manifest["files"]
+    missing = [name for name in (*ARRAYS, "articles.jsonl", "faiss.index") if name not in listed]
+    if missing or not any(name.startswith("bm25/") for name in listed):
+        raise IndexDamaged(f"{folder}/manifest.json does not list "
+                           f"{', '.join(missing) or 'the bm25/ files'}: {fix}")
+    for name, expected in listed.items():
         path = folder / name
-        if not path.is_file() or path.stat().st_size != expected["bytes"]:
+        expected = expected if isinstance(expected, dict) else {}
+        if not path.is_file() or path.stat().st_size != expected.get("bytes"):
             raise IndexDamaged(f"index file {path} is missing or truncated: {fix}")
-        if verify_checksums and sha256_file(path) != expected["sha256"]:
+        if verify_checksums and sha256_file(path) != expected.get("sha256"):
             raise IndexDamaged(f"index file {path} does not match its checksum: {fix}")
 
 
@@ -149,7 +159,21 @@ def load_index(folder: Path, model_name: str, fingerprint: str) -> IndexData:
     counts = manifest.get("counts", {})
     if (len(articles), len(chunks)) != (counts.get("articles"), counts.get("chunks")) \
             or vectors.shape != (len(chunks), manifest.get("dim")) \
-            or faiss_index.ntotal != len(chunks) or len(keys) != len(chunks):
+            or faiss_index.ntotal != len(chunks) or faiss_index.d != manifest.get("dim") \
+            or len(keys) != len(chunks) or not chunks_fit(chunks, articles):
         raise IndexDamaged(f"index in {folder} has counts that disagree with its manifest: "
                            f"rebuild it with `assistant index --index {folder.parent}`")
     return IndexData(manifest, articles, chunks, keys, vectors, faiss_index, lexical)
+
+
+def chunks_fit(chunks: np.ndarray, articles: list[Article]) -> bool:
+    """True when every chunk row names an article and lies inside its text."""
+    if chunks.ndim != 2 or chunks.shape[1] != 3:
+        return False
+    if len(chunks) == 0:
+        return True
+    rows, starts, ends = chunks[:, 0], chunks[:, 1], chunks[:, 2]
+    if rows.min() < 0 or rows.max() >= len(articles):
+        return False
+    lengths = np.array([len(a.text) for a in articles], dtype=np.int64)[rows]
+    return bool(((0 <= starts) & (starts < ends) & (ends <= lengths)).all())

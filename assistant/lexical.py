@@ -42,8 +42,13 @@ class LexicalIndex:
         import bm25s
 
         retriever = bm25s.BM25()
+        # Token ids, not token strings, are kept for all texts at once: an id list costs a
+        # pointer a token (the ints are shared with `vocab`), a string list ten times that.
         # bm25s cannot index an empty vocabulary; a placeholder token keeps it valid.
-        retriever.index([tokenize(text) or ["\x00"] for text in texts], show_progress=False)
+        vocab: dict[str, int] = {}
+        ids = [[vocab.setdefault(token, len(vocab)) for token in tokenize(text) or ["\x00"]]
+               for text in texts]
+        retriever.index((ids, vocab), show_progress=False)
         return cls(retriever)
 
     def save(self, folder: Path) -> None:

@@ -21,6 +21,7 @@ from .retrieve import DateWindow, retrieve
 from .types import Answer, Problem
 
 MAX_QUESTION_CHARS = 1000
+RELOAD_ATTEMPTS = 5  # a server reloading while rebuilds switch versions in quick succession
 
 
 @dataclass(frozen=True)
@@ -33,9 +34,12 @@ class BuildSummary:
     version: str
 
     def line(self) -> str:
+        skipped = sum(p.skipped for p in self.problems)
+        renamed = len(self.problems) - skipped
         return (f"indexed {self.articles} articles, {self.chunks} chunks "
                 f"({self.embedded} embedded, {self.chunks - self.embedded} reused), "
-                f"{len(self.problems)} skipped, in {self.seconds:.1f} s")
+                f"{skipped} skipped, " + (f"{renamed} duplicate ids renamed, " if renamed else "")
+                + f"in {self.seconds:.1f} s")
 
 
 def rebuild(archive_paths: list[Path], index_dir: Path, embedder: Embedder,
@@ -61,7 +65,8 @@ def rebuild(archive_paths: list[Path], index_dir: Path, embedder: Embedder,
                       "precision": embedder.precision},
             "dim": int(vectors.shape[1]),
             "chunking": settings.to_json(),
-            "counts": {"articles": len(articles), "chunks": len(rows), "skipped": len(problems)},
+            "counts": {"articles": len(articles), "chunks": len(rows),
+                       "skipped": sum(p.skipped for p in problems)},
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "archive": [str(p) for p in archive_paths],
             "problems": [str(p) for p in problems],
@@ -99,8 +104,14 @@ def embed_reusing(texts: list[str], keys: np.ndarray, known: dict[bytes, np.ndar
 
 
 def check_question(question: str) -> str:
-    """The question, stripped; BadQuestion if there is nothing to search for."""
-    question = (question or "").strip()
+    """The question, stripped; BadQuestion if there is nothing to search for.
+
+    Undecodable bytes (lone surrogates from a terminal or a request) become U+FFFD.
+    """
+    if not isinstance(question, (str, type(None))):
+        raise BadQuestion(f"the question must be text, not {type(question).__name__}")
+    question = (question or "").encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    question = question.strip()
     if not question:
         raise BadQuestion("the question is empty: type a few words to search for")
     if len(question) > MAX_QUESTION_CHARS:
@@ -122,13 +133,25 @@ class Assistant:
 
     @property
     def data(self) -> IndexData:
-        """The current index, reloaded when CURRENT names a new version."""
+        """The current index, reloaded when CURRENT names a new version.
+
+        A version that a later rebuild cleans up while it is being loaded fails to load;
+        CURRENT has moved on by then, so the newer version is loaded instead.
+        """
         with self._lock:
-            name = store.current_name(self.index_dir)
-            if self._loaded is None or self._loaded[0] != name:
-                folder = store.current_version(self.index_dir)
-                self._loaded = (folder.name, load_index(folder, self.embedder.name,
-                                                        self.embedder.fingerprint))
+            for attempt in range(RELOAD_ATTEMPTS):
+                name = store.current_name(self.index_dir)
+                if self._loaded is not None and self._loaded[0] == name:
+                    break
+                try:
+                    folder = store.current_version(self.index_dir)
+                    self._loaded = (folder.name, load_index(folder, self.embedder.name,
+                                                            self.embedder.fingerprint))
+                    break
+                except AssistantError:
+                    if attempt + 1 == RELOAD_ATTEMPTS or \
+                            store.current_name(self.index_dir) == name:
+                        raise
             return self._loaded[1]
 
     def ask(self, question: str, k: int = 3, window: DateWindow = DateWindow(),

@@ -7,24 +7,30 @@
 
 A rebuild writes a new version into `<name>.partial/`, flushes every file, renames the
 folder, then replaces CURRENT. Readers only ever follow CURRENT, so they see the old
-complete index or the new complete one, never a mix.
+complete index or the new complete one, never a mix. The version CURRENT named before
+the switch is kept for a server still loading it; older ones are renamed to
+`<name>.trash` (so a half-deleted folder never carries a version's name) and removed.
 """
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import os
+import re
 import shutil
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from .errors import AssistantError, IndexMissing
+from .errors import AssistantError, IndexMismatch, IndexMissing
+from .index import load_index
 
 CURRENT = "CURRENT"
 PARTIAL = ".partial"
-KEEP_OLD_VERSIONS = 1  # the one before CURRENT stays for a server still reading it
+TRASH = ".trash"
+VERSION_NAME = re.compile(r"v-\d{8}T\d{6}-[0-9a-f]{6}")
 
 
 def fsync_path(path: Path) -> None:
@@ -45,7 +51,7 @@ def current_version(index_dir: Path) -> Path:
             f"no index in {index_dir}/: build one with `assistant index --index {index_dir}`"
         ) from None
     version = index_dir / name
-    if not name or "/" in name or not version.is_dir():
+    if not VERSION_NAME.fullmatch(name) or not version.is_dir():
         raise IndexMissing(
             f"{index_dir}/CURRENT names a missing version {name!r}: "
             f"rebuild with `assistant index --index {index_dir}`"
@@ -64,7 +70,9 @@ def current_name(index_dir: Path) -> str | None:
 @contextlib.contextmanager
 def writer_lock(index_dir: Path) -> Iterator[None]:
     """One rebuild at a time per index folder."""
-    index_dir.mkdir(parents=True, exist_ok=True)
+    if not index_dir.is_dir():
+        index_dir.mkdir(parents=True)
+        fsync_path(index_dir.parent)  # the new folder's entry survives a power cut
     with open(index_dir / ".lock", "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -93,11 +101,13 @@ def new_version(index_dir: Path) -> Iterator[Path]:
 
 
 def commit(index_dir: Path, partial: Path, name: str) -> None:
+    """Flush the version to disk, give it its name, then point CURRENT at it."""
     for path in partial.rglob("*"):
         fsync_path(path)
     fsync_path(partial)
     os.rename(partial, index_dir / name)
     fsync_path(index_dir)
+    previous = current_name(index_dir)
     pointer = index_dir / (CURRENT + ".tmp")
     with open(pointer, "w", encoding="utf-8") as handle:
         handle.write(name + "\n")
@@ -105,15 +115,53 @@ def commit(index_dir: Path, partial: Path, name: str) -> None:
         os.fsync(handle.fileno())
     os.replace(pointer, index_dir / CURRENT)  # the atomic switch
     fsync_path(index_dir)
-    clean_old_versions(index_dir, keep=name)
+    clean_old_versions(index_dir, keep={name, previous})
 
 
-def clean_old_versions(index_dir: Path, keep: str) -> None:
-    """Remove partial folders left by killed rebuilds and all but the newest old version."""
-    versions = sorted(p for p in index_dir.glob("v-*") if p.is_dir() and p.name != keep)
-    for path in versions:
-        if path.name.endswith(PARTIAL):
-            shutil.rmtree(path, ignore_errors=True)
-    finished = [p for p in versions if not p.name.endswith(PARTIAL)]
-    for path in finished[: max(0, len(finished) - KEEP_OLD_VERSIONS)]:
+def clean_old_versions(index_dir: Path, keep: set[str | None]) -> None:
+    """Remove every version folder but those in `keep`: partial folders of killed
+    rebuilds, versions committed but never switched to, and older ones. Call under
+    `writer_lock`."""
+    for path in sorted(index_dir.glob("v-*")):
+        if path.name in keep or not path.is_dir():
+            continue
+        if VERSION_NAME.fullmatch(path.name):
+            path = path.rename(path.with_name(path.name + TRASH))
         shutil.rmtree(path, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Verified:
+    """What `verify` found in the version in service."""
+
+    version: str
+    articles: int
+    chunks: int
+    dim: int
+    files: int
+    model: str
+    built_at: str
+
+    def line(self) -> str:
+        return (f"ok: {self.version}: {self.articles} articles, {self.chunks} chunks, "
+                f"{self.dim}-dim vectors of {self.model}, {self.files} files match their "
+                f"checksums (built {self.built_at})")
+
+
+def verify(index_dir: Path, embedder) -> Verified:
+    """Check the version in service without rebuilding it: manifest, format, model
+    fingerprint, dimension, counts and every file's checksum. Raises an AssistantError
+    naming the problem and the fix; the embedding model itself is not loaded.
+
+    >>> verify(Path("index"), Embedder()).line()  # doctest: +SKIP
+    'ok: v-20260101T120000-3fa2b1: 5 articles, 14 chunks, 384-dim vectors of ...'
+    """
+    folder = current_version(index_dir)
+    data = load_index(folder, embedder.name, embedder.fingerprint)
+    if data.manifest.get("dim") != embedder.dim:
+        raise IndexMismatch(f"index in {folder} holds {data.manifest.get('dim')}-dim vectors "
+                            f"but {embedder.name} makes {embedder.dim}-dim ones: rebuild it "
+                            f"with `assistant index --index {index_dir}`")
+    return Verified(folder.name, len(data.articles), len(data.chunks), data.vectors.shape[1],
+                    len(data.manifest["files"]), embedder.name,
+                    str(data.manifest.get("built_at")))

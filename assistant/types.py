@@ -21,11 +21,13 @@ class Article:
 
 @dataclass(frozen=True)
 class Problem:
-    """Something in the archive that could not be read; the rest still is."""
+    """Something in the archive that could not be read; the rest still is. `skipped` is
+    False for a notice about an article that was indexed anyway (a duplicate id renamed)."""
 
     path: str
     reason: str
     line: int | None = None
+    skipped: bool = True
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path

@@ -38,6 +38,24 @@ class FakeEmbedder:
         return self.embed([text])[0]
 
 
+class HashEmbedder:
+    """A text's vector is seeded by the SHA-256 of the whole text: no similarity at all, but
+    deterministic and fast enough for large archives and for rebuilds in a subprocess."""
+
+    name = "hash-of-text"
+    fingerprint = "hash-0001"
+    precision = "fp32"
+    dim = 32
+
+    def embed(self, texts, progress=False):
+        seeds = [int.from_bytes(hashlib.sha256(t.encode()).digest(), "little") for t in texts]
+        rows = [np.random.default_rng(seed).standard_normal(self.dim) for seed in seeds]
+        return normalise(np.array(rows, dtype=np.float32).reshape(-1, self.dim))
+
+    def embed_one(self, text):
+        return self.embed([text])[0]
+
+
 @pytest.fixture
 def fake_embedder():
     return FakeEmbedder()
@@ -84,3 +102,14 @@ def small_archive(tmp_path):
           "national prize in Leeds.</p><p>Its conductor, Sam Reed, thanked the singers.</p>"
           "</body></html>")
     return root
+
+
+def pytest_addoption(parser):
+    parser.addoption("--kills", type=int, default=20, metavar="N",
+                     help="SIGKILLs dealt to rebuilds in tests/test_crash.py (default 20; "
+                     "the soak run uses 500)")
+
+
+@pytest.fixture
+def kills(request):
+    return request.config.getoption("--kills")
