@@ -13,6 +13,7 @@ from .retrieve import DateWindow
 
 DEFAULT_ARCHIVE = Path("archive")
 DEFAULT_INDEX = Path("index")
+DEV_SET = Path("../shared/data/news-qa-2022")
 
 
 def iso_date(value: str) -> str:
@@ -40,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--archive", type=Path, action="append",
                        help="archive file or folder (repeatable; default: archive/)")
     index.add_argument("--index", type=Path, default=env_index, help="index folder (default: index/)")
+    index.add_argument("--threads", type=positive_int, help="CPU threads for embedding "
+                       "(default: all cores; use 1 beside a running `assistant serve`)")
     index.add_argument("--check", action="store_true",
                        help="verify the index in service (manifest, model, checksums) "
                        "without rebuilding it")
@@ -62,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--endpoint", default="ask", help="Gradio API name (default: ask)")
     load.add_argument("--json", action="store_true", help="print one JSON object")
 
+    bench = commands.add_parser("bench", help="measure indexing and asking speed against "
+                                "a plain fp32 baseline (README, \"Performance\")")
+    bench.add_argument("--corpus", type=Path, default=DEV_SET / "corpus.jsonl")
+    bench.add_argument("--questions", type=Path, default=DEV_SET / "questions.jsonl")
+    bench.add_argument("--quick", action="store_true", help="small sizes, for CI")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+
     serve = commands.add_parser("serve", help="serve the web chat")
     serve.add_argument("--index", type=Path, default=env_index)
     serve.add_argument("--archive", type=Path, action="append",
@@ -74,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"index": run_index, "ask": run_ask, "serve": run_serve,
+        return {"index": run_index, "bench": run_bench, "ask": run_ask, "serve": run_serve,
                 "load": run_load}[args.command](args)
     except AssistantError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -94,7 +104,8 @@ def run_index(args) -> int:
     for path in archive:
         if not path.exists():
             raise AssistantError(f"archive path not found: {path}")
-    summary = rebuild(archive, args.index, Embedder(), progress=sys.stderr.isatty())
+    summary = rebuild(archive, args.index, Embedder(threads=args.threads),
+                      progress=sys.stderr.isatty())
     for problem in summary.problems:
         print(f"{'skipped' if problem.skipped else 'note:'} {problem}", file=sys.stderr)
     print(summary.line())
@@ -146,6 +157,21 @@ def run_load(args) -> int:
     report = loadtest.run(args.url, args.clients, args.seconds, args.endpoint)
     print(json.dumps(report.to_json()) if args.json else report.line())
     return 1 if report.errors else 0
+
+
+def run_bench(args) -> int:
+    from .bench import BenchSettings, format_bench, run_bench as measure
+    from .cache import default_cache_root
+
+    for path in (args.corpus, args.questions):
+        if not path.is_file():
+            raise AssistantError(f"file not found: {path} (give --corpus and --questions)")
+    settings = BenchSettings(args.corpus, args.questions)
+    report = measure(settings.quick() if args.quick else settings,
+                     default_cache_root().parent / "bench",
+                     progress=lambda line: print(line, file=sys.stderr))
+    print(json.dumps(report) if args.json else format_bench(report))
+    return 0
 
 
 def run_serve(args) -> int:

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .article_file import ArticleFile, text_lengths
 from .errors import IndexDamaged, IndexMismatch
 from .lexical import LexicalIndex
 from .types import Article, Chunk, Hit
@@ -39,13 +41,53 @@ def text_key(text: str) -> bytes:
     return hashlib.sha1(text.encode("utf-8")).digest()
 
 
-def make_faiss_index(vectors: np.ndarray):
-    """Exact inner-product search: on unit vectors, inner product is cosine similarity."""
+EXACT_BELOW = 200_000  # chunks; larger indexes are approximate (README, "Performance")
+NPROBE = 16  # inverted lists searched per query (of ~2·sqrt(n))
+EXACT_FILTER_MAX = 50_000  # a date filter keeping at most this many chunks is searched exactly
+
+
+def make_faiss_index(vectors: np.ndarray, exact_below: int = EXACT_BELOW):
+    """Inner-product search; on unit vectors, inner product is cosine similarity.
+
+    Below `exact_below` chunks, exact (IndexFlatIP: 1,536 bytes a chunk in memory). Above,
+    an inverted file of ~2·sqrt(n) k-means lists holding 8-bit scalar-quantised vectors
+    (IVF-SQ8: 384 bytes a chunk), of which NPROBE lists are searched.
+    """
     import faiss
 
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(vectors)
+    count, dim = vectors.shape
+    if count < exact_below:
+        index = faiss.IndexFlatIP(dim)
+        index.add(vectors)
+        return index
+    lists = int(2 * np.sqrt(count))
+    index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(dim), dim, lists,
+                                          faiss.ScalarQuantizer.QT_8bit,
+                                          faiss.METRIC_INNER_PRODUCT)
+    sample = np.sort(np.random.default_rng(0).choice(count, min(count, 40 * lists),
+                                                     replace=False))
+    index.train(np.ascontiguousarray(vectors[sample], dtype=np.float32))
+    for start in range(0, count, 100_000):
+        index.add(np.ascontiguousarray(vectors[start:start + 100_000], dtype=np.float32))
+    index.nprobe = NPROBE
     return index
+
+
+def search_params(index, allowed: np.ndarray | None):
+    """FAISS search parameters restricting `index` to the `allowed` ids (None: all).
+
+    An inverted file searches proportionally more lists the fewer ids are allowed, so a
+    filter keeping a tenth of the chunks still finds about as many candidates."""
+    import faiss
+
+    if allowed is None:
+        return None
+    selector = faiss.IDSelectorBatch(allowed.astype(np.int64))
+    if isinstance(index, faiss.IndexIVF):
+        share = max(len(allowed), 1) / max(index.ntotal, 1)
+        return faiss.SearchParametersIVF(sel=selector, nprobe=min(
+            index.nlist, int(np.ceil(index.nprobe / share))))
+    return faiss.SearchParameters(sel=selector)
 
 
 @dataclass
@@ -53,7 +95,7 @@ class IndexData:
     """Everything one index version holds, in memory."""
 
     manifest: dict
-    articles: list[Article]
+    articles: Sequence[Article]  # an ArticleFile once loaded: texts read on demand
     chunks: np.ndarray  # (n, 3) int64: article_row, start, end
     keys: np.ndarray  # (n,) S20
     vectors: np.ndarray  # (n, dim) float32
@@ -74,11 +116,16 @@ class IndexData:
         k = min(k, len(self.chunks) if allowed is None else len(allowed))
         if k <= 0:
             return []
-        params = None
-        if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed.astype(np.int64)))
+        if allowed is not None and len(allowed) <= EXACT_FILTER_MAX \
+                and isinstance(self.faiss_index, faiss.IndexIVF):
+            # Few chunks allowed: exact scores from their vectors (read from disk) beat
+            # probing lists that hold hardly any of them.
+            ids = np.sort(allowed)
+            scores = np.asarray(self.vectors[ids] @ query.astype(np.float32))
+            top = np.argsort(-scores, kind="stable")[:k]
+            return [Hit(int(ids[i]), float(scores[i])) for i in top]
         scores, ids = self.faiss_index.search(query.reshape(1, -1).astype(np.float32), k,
-                                              params=params)
+                                              params=search_params(self.faiss_index, allowed))
         return [Hit(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
 
@@ -148,10 +195,14 @@ def load_index(folder: Path, model_name: str, fingerprint: str) -> IndexData:
     manifest = read_manifest(folder)
     check_manifest(folder, manifest, model_name, fingerprint)
     try:
-        with (folder / "articles.jsonl").open(encoding="utf-8") as handle:
-            articles = [Article(**json.loads(line)) for line in handle]
-        chunks, keys, vectors = (np.load(folder / name, allow_pickle=False) for name in ARRAYS)
-        faiss_index = faiss.read_index(str(folder / "faiss.index"))
+        articles = ArticleFile(folder / "articles.jsonl")  # texts stay on disk until quoted
+        chunks = np.load(folder / "chunks.npy", allow_pickle=False)
+        # Keys and vectors are only read by rebuilds (and small filtered searches): mapped.
+        keys, vectors = (np.load(folder / name, mmap_mode="r", allow_pickle=False)
+                         for name in ("keys.npy", "vectors.npy"))
+        # An inverted file's lists are mapped, not read (a query probes a few of them);
+        # an exact index is read whole either way.
+        faiss_index = faiss.read_index(str(folder / "faiss.index"), faiss.IO_FLAG_MMAP)
         lexical = LexicalIndex.load(folder / "bm25")
     except (OSError, ValueError, TypeError, RuntimeError) as error:
         raise IndexDamaged(f"index in {folder} is damaged ({error}): "
@@ -175,5 +226,5 @@ def chunks_fit(chunks: np.ndarray, articles: list[Article]) -> bool:
     rows, starts, ends = chunks[:, 0], chunks[:, 1], chunks[:, 2]
     if rows.min() < 0 or rows.max() >= len(articles):
         return False
-    lengths = np.array([len(a.text) for a in articles], dtype=np.int64)[rows]
+    lengths = text_lengths(articles)[rows]
     return bool(((0 <= starts) & (starts < ends) & (ends <= lengths)).all())

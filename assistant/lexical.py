@@ -58,7 +58,9 @@ class LexicalIndex:
     def load(cls, folder: Path) -> "LexicalIndex":
         import bm25s
 
-        return cls(bm25s.BM25.load(str(folder), mmap=False, allow_pickle=False))
+        # Mapped, not read: a query touches only its words' postings (at a million
+        # chunks the arrays are about a gigabyte).
+        return cls(bm25s.BM25.load(str(folder), mmap=True, allow_pickle=False))
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for `query` (zeros where no query word occurs)."""

@@ -6,6 +6,7 @@ from datetime import date as Date
 
 import numpy as np
 
+from .article_file import article_dates
 from .index import IndexData
 from .types import Hit
 
@@ -34,9 +35,9 @@ def allowed_chunks(data: IndexData, window: DateWindow) -> np.ndarray | None:
     if not window:
         return None
     keep = np.array([
-        a.date is None or ((not window.since or a.date >= window.since)
-                           and (not window.last or a.date <= window.last))
-        for a in data.articles
+        date is None or ((not window.since or date >= window.since)
+                         and (not window.last or date <= window.last))
+        for date in article_dates(data.articles)
     ], dtype=bool)
     return np.flatnonzero(keep[data.chunks[:, 0]])
 
@@ -56,8 +57,12 @@ def lexical_search(data: IndexData, question: str, k: int, allowed: np.ndarray |
         mask = np.full(scores.shape, -1.0, dtype=np.float32)
         mask[allowed] = scores[allowed]
         scores = mask
-    top = np.argsort(-scores, kind="stable")[:k]
-    return [Hit(int(i), float(scores[i])) for i in top if scores[i] > 0]
+    matched = np.flatnonzero(scores > 0)
+    if len(matched) > k:  # keep the k best (and ties with the k-th) before sorting
+        kth = np.partition(scores[matched], len(matched) - k)[len(matched) - k]
+        matched = matched[scores[matched] >= kth]
+    top = matched[np.argsort(-scores[matched], kind="stable")[:k]]
+    return [Hit(int(i), float(scores[i])) for i in top]
 
 
 def recency_weight(article_date: str | None, as_of: str | None, half_life_days: float = 60.0) -> float:

@@ -1,0 +1,78 @@
+"""Large-index machinery without the model: the approximate FAISS index against exact
+search (an oracle), date filters on it, and articles read lazily from disk."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import numpy as np
+
+from assistant.article_file import ArticleFile, article_dates, text_lengths
+from assistant.embed import normalise
+from assistant.index import IndexData, make_faiss_index
+from assistant.types import Article
+
+
+def clustered(count: int, dim: int = 32, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((50, dim)).astype(np.float32)
+    rows = centres[rng.integers(0, 50, count)] + 0.3 * rng.standard_normal((count, dim))
+    return normalise(rows.astype(np.float32))
+
+
+def data_over(vectors: np.ndarray, exact_below: int) -> IndexData:
+    chunks = np.zeros((len(vectors), 3), dtype=np.int64)
+    return IndexData({}, [], chunks, np.zeros(len(vectors), "S20"), vectors,
+                     make_faiss_index(vectors, exact_below), None)
+
+
+def exact_top(vectors, query, k, allowed=None):
+    ids = np.arange(len(vectors)) if allowed is None else np.sort(allowed)
+    scores = vectors[ids] @ query
+    return set(ids[np.argsort(-scores)[:k]].tolist())
+
+
+def test_small_indexes_stay_exact_and_large_ones_approximate_well():
+    vectors = clustered(6000)
+    assert type(make_faiss_index(vectors[:500], 1000)).__name__ == "IndexFlatIP"
+    data = data_over(vectors, exact_below=1000)
+    assert type(data.faiss_index).__name__ == "IndexIVFScalarQuantizer"
+    queries = clustered(20, seed=1)
+    overlap = [len({h.chunk_id for h in data.dense_search(q, 10)} & exact_top(vectors, q, 10))
+               / 10 for q in queries]
+    assert np.mean(overlap) >= 0.9
+
+
+def test_filters_on_the_approximate_index_return_only_allowed_chunks(tmp_path):
+    import faiss
+
+    vectors = clustered(6000)
+    data = data_over(vectors, exact_below=1000)
+    faiss.write_index(data.faiss_index, str(tmp_path / "faiss.index"))  # as load_index reads
+    data.faiss_index = faiss.read_index(str(tmp_path / "faiss.index"), faiss.IO_FLAG_MMAP)
+    query = clustered(1, seed=2)[0]
+    rng = np.random.default_rng(3)
+    for share in (0.005, 0.3):  # few allowed: exact over their vectors; many: wider probe
+        allowed = np.sort(rng.choice(len(vectors), int(share * len(vectors)), replace=False))
+        hits = data.dense_search(query, 10, allowed)
+        assert len(hits) == 10 and {h.chunk_id for h in hits} <= set(allowed.tolist())
+        found = len({h.chunk_id for h in hits} & exact_top(vectors, query, 10, allowed))
+        assert found >= 8
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_article_file_reads_each_article_back_on_demand(tmp_path):
+    articles = [Article("a1", "Bridge reopens", "The bridge reopened. Traffic flows.",
+                        "2022-03-01", "Gazette"),
+                Article("a2", "Ünïcode “quotes”", "Text with — dashes and 日本語.", None),
+                Article("a3", "Third", "x" * 5000, "2021-12-31", url="https://e.org/3")]
+    path = tmp_path / "articles.jsonl"
+    path.write_text("".join(json.dumps(asdict(a), ensure_ascii=False) + "\n"
+                            for a in articles), encoding="utf-8")
+    lazy = ArticleFile(path)
+    assert len(lazy) == 3 and list(lazy) == articles and lazy[-1] == articles[-1]
+    assert lazy[1:] == articles[1:]
+    assert text_lengths(lazy).tolist() == text_lengths(articles).tolist() == [35, 27, 5000]
+    assert article_dates(lazy) == article_dates(articles) == ["2022-03-01", None, "2021-12-31"]
+    path.unlink()  # a cleanup removing the version: the open file still answers
+    assert lazy[2].text == "x" * 5000
