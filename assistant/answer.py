@@ -6,6 +6,8 @@ Every quote is `article.text[start:end]` by construction.
 """
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,9 +20,11 @@ from .types import Answer, Hit, Snippet
 # Weights and the threshold were chosen on the news-qa-2022 dev weeks (see README, "How good is it").
 KEYWORD_WEIGHT = 0.3
 RANK_WEIGHT = 0.15
-FOUND_THRESHOLD = 0.45  # best sentence score below this: the archive does not answer
+NOVELTY_WEIGHT = 0.3  # names and numbers the question does not already hold
+FOUND_THRESHOLD = 0.9  # best quote score below this: the archive does not answer (calibrated)
 CHUNKS_READ = 8  # how many top chunks the answerer reads sentence by sentence
 MIN_QUOTE_CHARS = 60  # a shorter sentence takes its neighbour along for context
+PER_ARTICLE = 1  # quotes from one article at most
 
 
 @dataclass(frozen=True)
@@ -67,24 +71,40 @@ def score_sentences(data: IndexData, embed, query_vector: np.ndarray, question: 
     terms = set(tokenize(question))
     keywords = np.array([keyword_share(terms, t) for t in texts])
     ranks = np.array([1.0 / (1 + c.rank) for c in candidates])
-    return cosines + KEYWORD_WEIGHT * keywords + RANK_WEIGHT * ranks
+    novelty = np.array([new_names(question, t) for t in texts])
+    return cosines + KEYWORD_WEIGHT * keywords + RANK_WEIGHT * ranks + NOVELTY_WEIGHT * novelty
+
+
+NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b(?:[A-Z][\w’'-]+|\d[\d,.]*)")
+
+
+def new_names(question: str, sentence: str) -> float:
+    """Share (capped at 1) of up to three capitalised words or numbers in the sentence
+    that the question does not contain: quiz answers are names and figures.
+
+    >>> new_names("Which country hosts the summit?", "The summit is in Samarkand, Uzbekistan.")
+    0.6666666666666666
+    """
+    asked = question.lower()
+    names = {m.group() for m in NAME.finditer(sentence) if m.group().lower() not in asked}
+    return min(len(names), 3) / 3
 
 
 def answer(data: IndexData, embed, query_vector: np.ndarray, question: str, hits: list[Hit],
            k: int = 3, threshold: float = FOUND_THRESHOLD) -> Answer:
-    """Up to `k` quotes from distinct articles, best first; `found` is False (and the
+    """Up to `k` quotes (at most PER_ARTICLE from one article), best first; `found` is False (and the
     quotes move to `nearest`) when even the best falls below `threshold`."""
     candidates = candidate_sentences(data, hits)
     if not candidates:
         return Answer(question, found=False)
     scores = score_sentences(data, embed, query_vector, question, candidates)
-    snippets, articles_used = [], set()
+    snippets, per_article = [], Counter()
     for i in np.argsort(-scores, kind="stable"):
         candidate = candidates[i]
         article = data.article_of(candidate.chunk_id)
-        if article.id in articles_used:
+        if per_article[article.id] == PER_ARTICLE:
             continue
-        articles_used.add(article.id)
+        per_article[article.id] += 1
         snippets.append(make_snippet(article, candidate.start, candidate.end, float(scores[i])))
         if len(snippets) == k:
             break

@@ -23,9 +23,9 @@ from .bench_scale import scale_report
 from .cache import EmbeddingCache
 from .chunking import chunk_article, embedding_text
 from .embed import Embedder, available_cores, normalise
-from .evaluate import Question, ranked_articles, read_questions
+from .evaluate import Question, read_questions
 from .index import EXACT_BELOW, load_index
-from .pipeline import build_index
+from .pipeline import build_index, ranked_articles
 from .retrieve import DateWindow, retrieve
 from . import store
 

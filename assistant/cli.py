@@ -41,11 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--archive", type=Path, action="append",
                        help="archive file or folder (repeatable; default: archive/)")
     index.add_argument("--index", type=Path, default=env_index, help="index folder (default: index/)")
-    index.add_argument("--threads", type=positive_int, help="CPU threads for embedding "
-                       "(default: all cores; use 1 beside a running `assistant serve`)")
     index.add_argument("--check", action="store_true",
                        help="verify the index in service (manifest, model, checksums) "
                        "without rebuilding it")
+    index.add_argument("--threads", type=positive_int, help="CPU threads for embedding "
+                       "(default: all cores; use 1 beside a running `assistant serve`)")
 
     ask = commands.add_parser("ask", help="answer a question with cited quotes")
     ask.add_argument("question")
@@ -54,8 +54,29 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     ask.add_argument("--as-of", type=iso_date, help="answer from articles up to this date, "
                      "preferring the most recent")
+    ask.add_argument("--timeline", action="store_true", help="one dated quote per story, "
+                     "oldest first (also chosen for questions like 'What happened with X?')")
+    ask.add_argument("--no-read-dates", dest="read_dates", action="store_false",
+                     help="do not read a date window from the question's words")
     ask.add_argument("--since", type=iso_date, help="only articles published on or after")
     ask.add_argument("--until", type=iso_date, help="only articles published on or before")
+
+    evaluate = commands.add_parser("eval", help="measure retrieval and answer quality")
+    evaluate.add_argument("--corpus", type=Path, required=True, help="articles, JSON lines")
+    evaluate.add_argument("--questions", type=Path, required=True, help="questions, JSON lines")
+    evaluate.add_argument("--index", type=Path, help="index folder for the corpus "
+                          "(default: a folder in the user cache, reused when it matches)")
+    evaluate.add_argument("--limit", type=positive_int, help="only the first N questions")
+    evaluate.add_argument("--weeks", help="only these weeks, e.g. 20220617,20220624 "
+                          "(question ids start with their week)")
+    evaluate.add_argument("--corpus-days", type=positive_int, help="index only articles dated "
+                          "up to N days before the questions (gold articles always kept)")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--calibrate", action="store_true", help="instead, choose the "
+                          "'found' threshold: these questions asked of the corpus vs of an "
+                          "archive about something else")
+    evaluate.add_argument("--offtopic-archive", type=Path, action="append",
+                          help="the archive about something else (default: archive/)")
 
     load = commands.add_parser("load", help="drive a running chat with concurrent clients "
                                "and report requests, errors and latency (this machine only)")
@@ -84,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"index": run_index, "bench": run_bench, "ask": run_ask, "serve": run_serve,
-                "load": run_load}[args.command](args)
+        return {"index": run_index, "bench": run_bench, "ask": run_ask, "eval": run_eval,
+                "serve": run_serve, "load": run_load}[args.command](args)
     except AssistantError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -124,7 +145,8 @@ def run_ask(args) -> int:
     from .pipeline import Assistant
 
     window = DateWindow(since=args.since, until=args.until, as_of=args.as_of)
-    result = Assistant(args.index).ask(args.question, k=args.k, window=window)
+    result = Assistant(args.index).ask(args.question, k=args.k, window=window,
+                                       timeline=args.timeline or None, read_dates=args.read_dates)
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:
@@ -133,22 +155,71 @@ def run_ask(args) -> int:
 
 
 def format_answer(result) -> str:
-    """Plain-text answer: numbered quotes, then their sources."""
+    """Plain-text answer: how the question was read, numbered quotes, then their sources."""
+    lines = []
+    if result.searched and result.searched != result.question:
+        lines.append(f"Searched: {result.searched}")
+    if result.window:
+        lines.append(f"Dates: {result.window['describe']} (read from \u201c{result.window['phrase']}\u201d)")
     if not result.found:
-        lines = ["The archive does not answer this question well enough."]
+        lines.append("The archive does not answer this question well enough.")
         if result.nearest:
             lines.append("Closest passages (not an answer):")
             lines += [f"  - \u201c{s.quote}\u201d ({s.title}, {s.date or 'undated'})"
                       for s in result.nearest]
         return "\n".join(lines)
-    lines = [f"[{n}] \u201c{s.quote}\u201d" for n, s in enumerate(result.snippets, start=1)]
-    lines.append("")
-    lines += [f"[{n}] {s.title} \u2014 {s.date or 'undated'}"
-              f"{' (year inferred)' if s.date_inferred else ''}"
-              f"{', ' + s.source if s.source else ''}{', ' + s.url if s.url else ''}"
-              f" [chars {s.start}-{s.end}]"
+    if result.timeline:
+        lines.append("Timeline, one quote per story, oldest first:")
+    lines += [f"[{n}] {s.date + ': ' if result.timeline else ''}\u201c{s.quote}\u201d"
               for n, s in enumerate(result.snippets, start=1)]
+    lines.append("")
+    for n, s in enumerate(result.snippets, start=1):
+        lines.append(f"[{n}] {describe_source(s)} [chars {s.start}-{s.end}]"
+                     f"{' (year inferred)' if s.date_inferred else ''}")
+        if s.also_in:
+            lines.append(f"    also in {len(s.also_in)}: "
+                         + "; ".join(describe_source(c) for c in s.also_in))
+    if result.newer:
+        lines.append("Newer coverage of this story: "
+                     + "; ".join(describe_source(c) for c in result.newer))
     return "\n".join(lines)
+
+
+def describe_source(s) -> str:
+    """'Headline — 2021-09-16, EIRNS, https://…' for a Snippet or a Source."""
+    return (f"{s.title or 'Untitled'} \u2014 {s.date or 'undated'}"
+            f"{', ' + s.source if s.source else ''}{', ' + s.url if s.url else ''}")
+
+
+def run_eval(args) -> int:
+    import tempfile
+
+    from .cache import default_cache_root
+    from .calibrate import calibrate
+    from .embed import Embedder
+    from .evaluate import MemoEmbed, evaluate, format_report, prepare
+    from .pipeline import Assistant, rebuild
+
+    for path in (args.corpus, args.questions):
+        if not path.is_file():
+            raise AssistantError(f"file not found: {path}")
+    embedder = Embedder()
+    index_dir = args.index or default_cache_root().parent / "eval-index" / embedder.fingerprint[:16]
+    weeks = set(args.weeks.split(",")) if args.weeks else None
+    progress = sys.stderr.isatty()
+    questions, assistant, rebuilt = prepare(args.corpus, args.questions, index_dir, embedder,
+                                            weeks, args.limit, args.corpus_days, progress)
+    if args.calibrate:
+        with tempfile.TemporaryDirectory() as offtopic_dir:
+            rebuild(args.offtopic_archive or [DEFAULT_ARCHIVE], Path(offtopic_dir), embedder)
+            report = calibrate(assistant, Assistant(Path(offtopic_dir), embedder), questions,
+                               MemoEmbed(embedder))
+        print(json.dumps(report) if args.json else json.dumps(report, indent=2))
+        return 0
+    report = evaluate(questions, assistant, progress=progress)
+    report["corpus"]["rebuilt"] = rebuilt
+    print(json.dumps(report) if args.json else format_report(report))
+    return 0
 
 
 def run_load(args) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ from .errors import IndexDamaged, IndexMismatch
 from .lexical import LexicalIndex
 from .types import Article, Chunk, Hit
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: clusters.json
 ARRAYS = ("chunks.npy", "keys.npy", "vectors.npy")
 
 
@@ -101,6 +101,7 @@ class IndexData:
     vectors: np.ndarray  # (n, dim) float32
     faiss_index: object
     lexical: LexicalIndex
+    clusters: list[list[int]] = field(default_factory=list)  # article rows: copies of a story
 
     def chunk(self, chunk_id: int) -> Chunk:
         row, start, end = (int(x) for x in self.chunks[chunk_id])
@@ -141,6 +142,7 @@ def save_index(folder: Path, data: IndexData) -> None:
         np.save(folder / name, array, allow_pickle=False)
     faiss.write_index(data.faiss_index, str(folder / "faiss.index"))
     data.lexical.save(folder / "bm25")
+    (folder / "clusters.json").write_text(json.dumps(data.clusters), encoding="utf-8")
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "manifest.json")
     manifest = dict(data.manifest, files={
         p.relative_to(folder).as_posix(): {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
@@ -204,6 +206,7 @@ def load_index(folder: Path, model_name: str, fingerprint: str) -> IndexData:
         # an exact index is read whole either way.
         faiss_index = faiss.read_index(str(folder / "faiss.index"), faiss.IO_FLAG_MMAP)
         lexical = LexicalIndex.load(folder / "bm25")
+        clusters = json.loads((folder / "clusters.json").read_text(encoding="utf-8"))
     except (OSError, ValueError, TypeError, RuntimeError) as error:
         raise IndexDamaged(f"index in {folder} is damaged ({error}): "
                            f"rebuild it with `assistant index --index {folder.parent}`") from None
@@ -214,7 +217,7 @@ def load_index(folder: Path, model_name: str, fingerprint: str) -> IndexData:
             or len(keys) != len(chunks) or not chunks_fit(chunks, articles):
         raise IndexDamaged(f"index in {folder} has counts that disagree with its manifest: "
                            f"rebuild it with `assistant index --index {folder.parent}`")
-    return IndexData(manifest, articles, chunks, keys, vectors, faiss_index, lexical)
+    return IndexData(manifest, articles, chunks, keys, vectors, faiss_index, lexical, clusters)
 
 
 def chunks_fit(chunks: np.ndarray, articles: list[Article]) -> bool:
@@ -228,3 +231,21 @@ def chunks_fit(chunks: np.ndarray, articles: list[Article]) -> bool:
         return False
     lengths = text_lengths(articles)[rows]
     return bool(((0 <= starts) & (starts < ends) & (ends <= lengths)).all())
+
+
+def reusable_vectors(folder: Path, model_name: str, fingerprint: str) -> dict[bytes, np.ndarray]:
+    """Text key -> vector from an index version built by the same model, of any format
+    version (only keys.npy and vectors.npy are read, after their checksums); empty if none."""
+    try:
+        manifest = read_manifest(folder)
+        model = manifest.get("model", {})
+        if (model.get("name"), model.get("fingerprint")) != (model_name, fingerprint):
+            return {}
+        for name in ("keys.npy", "vectors.npy"):
+            if sha256_file(folder / name) != manifest["files"][name]["sha256"]:
+                return {}
+        keys = np.load(folder / "keys.npy", allow_pickle=False)
+        vectors = np.load(folder / "vectors.npy", allow_pickle=False)
+    except (IndexDamaged, OSError, ValueError, KeyError, TypeError):
+        return {}
+    return dict(zip(keys.tolist(), vectors)) if len(keys) == len(vectors) else {}

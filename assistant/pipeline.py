@@ -1,26 +1,33 @@
 """The whole story: rebuild() turns an archive into an index; Assistant.ask() answers from it."""
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from . import store
+from . import news, store
 from .answer import answer
 from .archive import read_archive
+from .cache import EmbeddingCache
 from .chunking import ChunkSettings, chunk_article, embedding_text
 from .embed import Embedder
 from .errors import AssistantError, BadQuestion
-from .index import FORMAT_VERSION, IndexData, load_index, make_faiss_index, save_index, text_key
+from .dedup import find_clusters
+from .index import (FORMAT_VERSION, IndexData, load_index, make_faiss_index, reusable_vectors,
+                    save_index, text_key)
 from .lexical import LexicalIndex
 from .retrieve import DateWindow, retrieve
-from .types import Answer, Problem
+from .timeline import is_timeline_question
+from .types import Answer, Article, Hit, Problem
 
 MAX_QUESTION_CHARS = 1000
+EVENT_MIN_COSINE = 0.4  # below this, no article is about the event named
 RELOAD_ATTEMPTS = 5  # a server reloading while rebuilds switch versions in quick succession
 
 
@@ -43,13 +50,24 @@ class BuildSummary:
 
 
 def rebuild(archive_paths: list[Path], index_dir: Path, embedder: Embedder,
-            settings: ChunkSettings = ChunkSettings(), progress: bool = False) -> BuildSummary:
+            settings: ChunkSettings = ChunkSettings(), progress: bool = False,
+            cache: EmbeddingCache | None = None) -> BuildSummary:
     """Read the archive, embed what is new, and switch the index to the result atomically."""
     started = time.monotonic()
     articles, problems = read_archive(archive_paths)
     if not articles:
         raise AssistantError(f"no articles found in {', '.join(map(str, archive_paths))}"
                              + (f" ({len(problems)} files skipped)" if problems else ""))
+    return build_index(articles, problems, [str(p) for p in archive_paths], index_dir, embedder,
+                       settings, progress, cache, started)
+
+
+def build_index(articles: list[Article], problems: list[Problem], origin: list[str],
+                index_dir: Path, embedder: Embedder, settings: ChunkSettings = ChunkSettings(),
+                progress: bool = False, cache: EmbeddingCache | None = None,
+                started: float | None = None) -> BuildSummary:
+    """Index `articles` into a new version of `index_dir`, reusing known vectors."""
+    started = time.monotonic() if started is None else started
     rows, texts = [], []
     for row, article in enumerate(articles):
         for chunk in chunk_article(article, settings):
@@ -57,8 +75,12 @@ def rebuild(archive_paths: list[Path], index_dir: Path, embedder: Embedder,
             texts.append(embedding_text(article, chunk))
     keys = np.array([text_key(t) for t in texts], dtype="S20")
     with store.writer_lock(index_dir):
-        vectors, embedded = embed_reusing(texts, keys, previous_vectors(index_dir, embedder),
-                                          embedder, progress)
+        known = previous_vectors(index_dir, embedder)
+        if cache:
+            known.update(cache.load())
+        vectors, missing = embed_reusing(texts, keys, known, embedder, progress)
+        if cache:
+            cache.add(keys[missing], vectors[missing])
         manifest = {
             "format_version": FORMAT_VERSION,
             "model": {"name": embedder.name, "fingerprint": embedder.fingerprint,
@@ -68,29 +90,47 @@ def rebuild(archive_paths: list[Path], index_dir: Path, embedder: Embedder,
             "counts": {"articles": len(articles), "chunks": len(rows),
                        "skipped": sum(p.skipped for p in problems)},
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "archive": [str(p) for p in archive_paths],
+            "archive": origin,
+            "archive_fingerprint": archive_fingerprint(articles),
             "problems": [str(p) for p in problems],
         }
+        clusters = story_clusters(articles)
+        manifest["counts"]["clusters"] = len(clusters)
         data = IndexData(manifest, articles, np.array(rows, dtype=np.int64).reshape(-1, 3), keys,
-                         vectors, make_faiss_index(vectors), LexicalIndex.build(texts))
+                         vectors, make_faiss_index(vectors), LexicalIndex.build(texts), clusters)
         with store.new_version(index_dir) as folder:
             save_index(folder, data)
-    return BuildSummary(len(articles), len(rows), embedded, tuple(problems),
+    return BuildSummary(len(articles), len(rows), len(missing), tuple(problems),
                         time.monotonic() - started, store.current_name(index_dir) or "")
+
+
+def story_clusters(articles: list[Article]) -> list[list[int]]:
+    """Rows of the articles that are copies of one story (syndicated or re-scraped)."""
+    row_of = {article.id: row for row, article in enumerate(articles)}
+    return [[row_of[i] for i in cluster] for cluster in find_clusters(articles)]
+
+
+def archive_fingerprint(articles: list[Article]) -> str:
+    """SHA-256 over every article's fields: equal fingerprints, equal archives."""
+    digest = hashlib.sha256()
+    for article in articles:
+        digest.update(json.dumps(asdict(article), sort_keys=True, ensure_ascii=False).encode())
+    return digest.hexdigest()
 
 
 def previous_vectors(index_dir: Path, embedder: Embedder) -> dict[bytes, np.ndarray]:
     """Vectors of the index in service, by text key, when it was built by the same model."""
     try:
-        data = load_index(store.current_version(index_dir), embedder.name, embedder.fingerprint)
+        folder = store.current_version(index_dir)
     except AssistantError:
         return {}
-    return dict(zip(data.keys.tolist(), data.vectors))
+    return reusable_vectors(folder, embedder.name, embedder.fingerprint)
 
 
 def embed_reusing(texts: list[str], keys: np.ndarray, known: dict[bytes, np.ndarray],
-                  embedder: Embedder, progress: bool) -> tuple[np.ndarray, int]:
-    """Vectors for all texts, embedding only those whose key is not in `known`."""
+                  embedder: Embedder, progress: bool) -> tuple[np.ndarray, list[int]]:
+    """Vectors for all texts, embedding only those whose key is not in `known`; also
+    returns the positions that were embedded."""
     vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     missing = []
     for i, key in enumerate(keys.tolist()):
@@ -100,7 +140,7 @@ def embed_reusing(texts: list[str], keys: np.ndarray, known: dict[bytes, np.ndar
             missing.append(i)
     if missing:
         vectors[missing] = embedder.embed([texts[i] for i in missing], progress=progress)
-    return vectors, len(missing)
+    return vectors, missing
 
 
 def check_question(question: str) -> str:
@@ -155,11 +195,51 @@ class Assistant:
             return self._loaded[1]
 
     def ask(self, question: str, k: int = 3, window: DateWindow = DateWindow(),
-            method: str = "hybrid") -> Answer:
+            method: str = "hybrid", timeline: bool | None = None, read_dates: bool = True,
+            embed=None) -> Answer:
+        """Cited quotes answering `question`. Dates in its words narrow `window` (unless
+        `read_dates` is False); a timeline question (or `timeline=True`) gets one dated
+        quote per story, in order. `embed` replaces the embedder's (the eval memoises)."""
         question = check_question(question)
         if k < 1:
             raise BadQuestion(f"-k must be at least 1, not {k}")
+        data, embed = self.data, embed or self.embedder.embed
+        when, narrowed = news.read_window(question, window, self.event_date) if read_dates \
+            else (None, window)
+        searched = when.query if when and when.query.strip(" ?") else question
+        timeline = is_timeline_question(question) if timeline is None else timeline
+        wanted = max(k, news.TIMELINE_QUOTES) if timeline else k
+        if when and news.asks_only_when(searched):
+            digest = news.window_digest(data, narrowed, question, news.TIMELINE_QUOTES)
+            return replace(digest, searched=searched, window=news.window_json(when))
+        query_vector = embed([searched])[0]
+        hits, result = respond(data, embed, query_vector, searched, wanted, narrowed, method)
+        if when and not hits:  # the date may name the event, not its coverage: widen
+            hits, result = respond(data, embed, query_vector, searched, wanted, window, method)
+            when = None
+        result = news.with_copies(result, data, hits)
+        result = news.as_timeline(result, data, k=wanted) if timeline else \
+            news.newer_coverage(result, data, hits, narrowed if when else window)
+        return replace(result, question=question, searched=searched,
+                       window=news.window_json(when),
+                       ranked=tuple(ranked_articles(data, hits)))
+
+    def event_date(self, phrase: str) -> str | None:
+        """The date of the article that best matches an event ("the summit in Samarkand")."""
         data = self.data
-        query_vector = self.embedder.embed_one(question)
-        hits = retrieve(data, query_vector, question, window=window, method=method)
-        return answer(data, self.embedder.embed, query_vector, question, hits, k=k)
+        hits = retrieve(data, self.embedder.embed_one(phrase), phrase, k=1, method="dense")
+        if hits and hits[0].score >= EVENT_MIN_COSINE:
+            return data.article_of(hits[0].chunk_id).date
+        return None
+
+
+def ranked_articles(data: IndexData, hits: list[Hit]) -> list[str]:
+    """Distinct article ids in the order their chunks were retrieved."""
+    return list(dict.fromkeys(data.article_of(h.chunk_id).id for h in hits))
+
+
+def respond(data: IndexData, embed, query_vector: np.ndarray, question: str, k: int = 3,
+            window: DateWindow = DateWindow(), method: str = "hybrid") -> tuple[list[Hit], Answer]:
+    """Retrieve, then quote: the ranked chunks and the answer made from them."""
+    hits = retrieve(data, query_vector, question, window=window, method=method)
+    return hits, answer(data, embed, query_vector, question, hits, k=k)

@@ -65,9 +65,14 @@ def lexical_search(data: IndexData, question: str, k: int, allowed: np.ndarray |
     return [Hit(int(i), float(scores[i])) for i in top]
 
 
-def recency_weight(article_date: str | None, as_of: str | None, half_life_days: float = 60.0) -> float:
+HALF_LIFE_DAYS = 60.0
+
+
+def recency_weight(article_date: str | None, as_of: str | None,
+                   half_life_days: float | None = None) -> float:
     """In (0, 1]: 1 for an article published on the as-of day, halving every half-life;
     undated articles rank as if a year old."""
+    half_life_days = half_life_days or HALF_LIFE_DAYS
     if not as_of:
         return 1.0
     if article_date is None:
@@ -76,9 +81,10 @@ def recency_weight(article_date: str | None, as_of: str | None, half_life_days: 
     return 0.5 ** (max(age, 0) / half_life_days)
 
 
+RECENCY = 0.6  # share of the score that recency can take away under as-of
 def retrieve(data: IndexData, query_vector: np.ndarray, question: str, k: int = 30,
              window: DateWindow = DateWindow(), method: str = "hybrid",
-             recency: float = 0.3) -> list[Hit]:
+             recency: float | None = None) -> list[Hit]:
     """The k best chunks for the question by `method` ('dense', 'bm25' or 'hybrid').
 
     With `window.as_of`, fused scores are scaled by (1 - recency) + recency * recency_weight
@@ -88,6 +94,7 @@ def retrieve(data: IndexData, query_vector: np.ndarray, question: str, k: int = 
     dense = data.dense_search(query_vector, POOL, allowed) if method != "bm25" else []
     lexical = lexical_search(data, question, POOL, allowed) if method != "dense" else []
     hits = {"dense": dense, "bm25": lexical}.get(method) or rank_fuse(dense, lexical)
+    recency = RECENCY if recency is None else recency
     if window.as_of and recency:
         hits = sorted((Hit(h.chunk_id, h.score * ((1 - recency) + recency * recency_weight(
             data.article_of(h.chunk_id).date, window.as_of))) for h in hits),

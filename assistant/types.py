@@ -1,7 +1,7 @@
 """The nouns of the assistant: small frozen records passed between modules."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,25 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Source:
+    """An article named beside a quote: a copy of it elsewhere, or newer coverage."""
+
+    article_id: str
+    title: str
+    date: str | None
+    source: str | None
+    url: str | None
+
+    @classmethod
+    def of(cls, article: Article) -> "Source":
+        return cls(article.id, article.title, article.date, article.source, article.url)
+
+    def to_json(self) -> dict:
+        return {"article_id": self.article_id, "title": self.title, "date": self.date,
+                "source": self.source, "url": self.url}
+
+
+@dataclass(frozen=True)
 class Snippet:
     """A verbatim quote with its citation: `quote == article.text[start:end]`."""
 
@@ -66,6 +85,7 @@ class Snippet:
     score: float
     category: str | None = None
     date_inferred: bool = False
+    also_in: tuple[Source, ...] = ()  # the same story in other articles (syndicated copies)
 
     def to_json(self) -> dict:
         """The public JSON shape of `assistant ask --json` (extend, never break)."""
@@ -73,6 +93,7 @@ class Snippet:
             "quote": self.quote, "article_id": self.article_id, "title": self.title,
             "date": self.date, "source": self.source, "url": self.url,
             "start": self.start, "end": self.end, "score": round(self.score, 4),
+            "also_in": [s.to_json() for s in self.also_in],
         }
 
 
@@ -84,11 +105,20 @@ class Answer:
     found: bool
     snippets: tuple[Snippet, ...] = ()
     # Passages shown when `found` is false: the closest the archive has, not an answer.
-    nearest: tuple[Snippet, ...] = field(default=())
+    nearest: tuple[Snippet, ...] = ()
+    searched: str = ""  # the text actually searched (a date phrase taken out, say)
+    window: dict | None = None  # the date window read from the question's words
+    timeline: bool = False  # snippets are one per story, in date order
+    newer: tuple[Source, ...] = ()  # newer coverage of the top quote's story
+    ranked: tuple[str, ...] = ()  # ids of the articles retrieved, best first (not in JSON)
 
     def to_json(self) -> dict:
         return {
             "question": self.question,
             "found": self.found,
             "snippets": [s.to_json() for s in self.snippets],
+            "searched": self.searched or self.question,
+            "window": self.window,
+            "timeline": self.timeline,
+            "newer": [s.to_json() for s in self.newer],
         }

@@ -48,12 +48,20 @@ def test_found_follows_the_threshold(assistant):
     assert not declined.found and declined.snippets == () and declined.nearest
 
 
-def test_json_shape_is_the_public_contract(assistant):
+CONTRACT = {"question": str, "found": bool, "snippets": list}
+SNIPPET_CONTRACT = {"quote": str, "article_id": str, "title": str, "date": (str, type(None)),
+                    "source": (str, type(None)), "url": (str, type(None)), "start": int,
+                    "end": int, "score": float}
+
+
+def test_json_shape_keeps_the_public_contract_and_only_extends_it(assistant):
     result = assistant.ask("Which choir won the national prize?").to_json()
-    assert set(result) == {"question", "found", "snippets"}
+    assert all(isinstance(result[key], kind) for key, kind in CONTRACT.items())
+    assert set(result) - set(CONTRACT) == {"searched", "window", "timeline", "newer"}
+    assert result["snippets"]
     for snippet in result["snippets"]:
-        assert set(snippet) == {"quote", "article_id", "title", "date", "source", "url",
-                                "start", "end", "score"}
+        assert all(isinstance(snippet[key], kind) for key, kind in SNIPPET_CONTRACT.items())
+        assert set(snippet) - set(SNIPPET_CONTRACT) == {"also_in"}
 
 
 @pytest.mark.parametrize("question", ["", "   \n", "?!…", "x" * 5000])

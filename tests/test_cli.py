@@ -39,7 +39,7 @@ def test_csto_secretary_general_is_quoted_from_the_right_article(capsys, bundled
 ])
 def test_off_topic_questions_are_declined(capsys, bundled_index, question):
     result = ask_json(capsys, bundled_index, question)
-    assert result == {"question": question, "found": False, "snippets": []}
+    assert (result["question"], result["found"], result["snippets"]) == (question, False, [])
 
 
 @pytest.mark.parametrize("question, needle, date", [
@@ -73,3 +73,22 @@ def test_fixable_errors_are_one_line_and_exit_1(capsys, args, message):
     assert main(args) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_timeline_lists_the_sco_meetings_in_date_order(capsys, bundled_index):
+    result = ask_json(capsys, bundled_index, "What happened with the SCO?")
+    assert result["timeline"] is True and result["found"]
+    dates = [s["date"] for s in result["snippets"]]
+    assert dates == sorted(dates) and {"2021-09-16", "2022-09-28"} <= set(dates)
+    assert any("Dushanbe" in s["quote"] for s in result["snippets"])
+    assert all("SCO" in s["quote"] or "Shanghai Cooperation" in s["quote"]
+               for s in result["snippets"])
+
+
+def test_dates_in_words_narrow_the_search_and_are_reported(capsys, bundled_index):
+    result = ask_json(capsys, bundled_index, "What happened in May 2022?")
+    assert result["window"]["since"] == "2022-05-01" and result["window"]["until"] == "2022-05-31"
+    assert result["window"]["phrase"] == "in May 2022" and result["searched"] == "What happened?"
+    assert [s["date"] for s in result["snippets"]] == ["2022-05-26"]
+    scoped = ask_json(capsys, bundled_index, "Which leaders met in Dushanbe in September 2021?")
+    assert scoped["found"] and all(s["date"].startswith("2021-09") for s in scoped["snippets"])

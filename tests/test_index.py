@@ -43,7 +43,8 @@ def test_faiss_top_k_equals_brute_force_with_and_without_a_filter(built, fake_em
 
 def test_round_trip_keeps_articles_chunks_and_vectors(built, small_archive, fake_embedder):
     data = load(built)
-    assert data.manifest["counts"] == {"articles": 8, "chunks": len(data.chunks), "skipped": 0}
+    assert data.manifest["counts"] == {"articles": 8, "chunks": len(data.chunks), "skipped": 0,
+                                      "clusters": 0}
     assert data.manifest["model"]["name"] == fake_embedder.name
     assert {a.title for a in data.articles} >= {"Harbour Bridge Reopens", "Choir wins national prize"}
     texts = [data.article_of(i).text[s:e] for i, (_, s, e) in enumerate(data.chunks)]

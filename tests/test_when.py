@@ -28,7 +28,7 @@ WINDOWS = [
     ("What happened last year?", TODAY, "last year", "2021-01-01", "2021-12-31"),
     ("What happened this year?", TODAY, "this year", "2022-01-01", "2022-12-31"),
     ("What happened this month?", TODAY, "this month", "2022-09-01", "2022-09-30"),
-    ("What happened this week?", TODAY, "this week", "2022-09-26", "2022-10-02"),
+    ("What happened this week?", TODAY, "this week", "2022-09-24", "2022-09-30"),
     ("What did Xi say this May?", TODAY, "this May", "2022-05-01", "2022-05-31"),
     ("What has changed since June?", TODAY, "since June", "2022-06-01", None),
     ("What has changed since June?", MARCH, "since June", "2021-06-01", None),

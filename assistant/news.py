@@ -1,0 +1,135 @@
+"""News-aware touches on an answer: dates asked in words, copies of one story ("also in"),
+newer coverage of the quoted story, and timelines (one dated quote per story)."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+from .index import IndexData
+from .retrieve import DateWindow
+from .timeline import timeline
+from .types import Answer, Hit, Source
+from .when import When, parse_when
+
+TIMELINE_QUOTES = 8
+
+
+def read_window(question: str, window: DateWindow, find_event_date) -> tuple[When | None, DateWindow]:
+    """The date window the question's words ask for, narrowed by the one given.
+
+    Relative phrases ("last month") resolve against the as-of date, else today.
+    """
+    today = date.fromisoformat(window.as_of) if window.as_of else date.today()
+    when = parse_when(question, today, find_event_date)
+    if when is None:
+        return None, window
+    since = max(filter(None, (window.since, when.since)), default=None)
+    until = min(filter(None, (window.until, when.until)), default=None)
+    return when, DateWindow(since=since, until=until, as_of=window.as_of)
+
+
+def window_json(when: When | None) -> dict | None:
+    if when is None:
+        return None
+    return {"since": when.since, "until": when.until, "phrase": when.phrase,
+            "start": when.start, "end": when.end, "event": when.event,
+            "event_date": when.event_date, "describe": when.describe()}
+
+
+def story_rows(data: IndexData) -> dict[int, list[int]]:
+    """Article row -> the rows of every article of its story (copies included)."""
+    return {row: cluster for cluster in data.clusters for row in cluster}
+
+
+def with_copies(result: Answer, data: IndexData, hits: list[Hit]) -> Answer:
+    """One quote per story: a quote from a copy of an already quoted article is dropped,
+    and each quote names the other articles carrying its story."""
+    stories = story_rows(data)
+    if not stories:
+        return result
+    row_of = {data.article_of(h.chunk_id).id: int(data.chunks[h.chunk_id, 0]) for h in hits}
+    snippets, quoted = [], set()
+    for snippet in result.snippets:
+        row = row_of.get(snippet.article_id)
+        story = tuple(stories.get(row, [row]))
+        if story in quoted:
+            continue
+        quoted.add(story)
+        copies = tuple(Source.of(data.articles[r]) for r in story if r != row)
+        snippets.append(replace(snippet, also_in=copies))
+    return replace(result, snippets=tuple(snippets))
+
+
+def newer_coverage(result: Answer, data: IndexData, hits: list[Hit], window: DateWindow,
+                   limit: int = 3) -> Answer:
+    """Name articles on the top quote's story that are newer than it, within the window.
+
+    "Same story" is an article of its cluster, or a retrieved article whose headline
+    shares at least two words with the headlines of the top quote's story; an article
+    that holds the quoted sentence word for word is a copy, not newer coverage.
+    """
+    if not result.snippets or not result.snippets[0].date:
+        return result
+    top = result.snippets[0]
+    top_words = set().union(*(headline_words(s.title) for s in (top, *top.also_in)))
+    copy_ids = {c.article_id for c in top.also_in}
+    retrieved = [data.article_of(h.chunk_id) for h in hits[:10]]
+    cluster = [data.articles[r] for c in data.clusters for r in c if data.articles[r].id in copy_ids]
+    candidates = {a.id: a for a in retrieved + cluster
+                  if a.id in copy_ids or len(top_words & headline_words(a.title)) >= 2}
+    newer = [a for a in candidates.values() if a.date and a.date > top.date
+             and within(a.date, window) and top.quote not in a.text]
+    newer.sort(key=lambda a: a.date, reverse=True)
+    return replace(result, newer=tuple(Source.of(a) for a in newer[:limit]))
+
+
+def headline_words(title: str) -> set[str]:
+    from .lexical import tokenize
+
+    return {w for w in tokenize(title or "") if len(w) > 3}
+
+
+def within(day: str, window: DateWindow) -> bool:
+    return (not window.since or day >= window.since) and (not window.last or day <= window.last)
+
+
+def as_timeline(result: Answer, data: IndexData, k: int) -> Answer:
+    """One quote per story, oldest first; only quotes as strong as an answer must be."""
+    from .answer import FOUND_THRESHOLD
+
+    clusters = {data.articles[row].id: n for n, cluster in enumerate(data.clusters)
+                for row in cluster}
+    strong = [s for s in result.snippets if s.score >= FOUND_THRESHOLD]
+    ordered = timeline(strong, clusters, limit=k)
+    return replace(result, snippets=tuple(ordered), timeline=True)
+
+
+GENERIC_WORDS = {"happened", "happen", "happening", "news", "going", "occurred", "event",
+                 "events", "story", "stories", "headline", "headlines", "new", "latest"}
+
+
+def asks_only_when(searched: str) -> bool:
+    """True when nothing but the date is asked: "What happened in May 2022?"."""
+    from .lexical import tokenize
+
+    return not set(tokenize(searched)) - GENERIC_WORDS
+
+
+def window_digest(data: IndexData, window: DateWindow, question: str, k: int) -> Answer:
+    """The stories of a date window, oldest first, each quoted by its opening sentence;
+    stories with more copies in the archive come first when there are more than `k`."""
+    from .answer import make_snippet
+    from .article_file import article_dates
+    from .chunking import sentence_spans
+
+    dates = article_dates(data.articles)
+    rows = [r for r, day in enumerate(dates) if day and within(day, window)]
+    stories = story_rows(data)
+    leaders = {min(stories.get(r, [r])) for r in rows}  # one row per story
+    chosen = sorted(leaders, key=lambda r: (-len(stories.get(r, [r])), dates[r], r))[:k]
+    snippets = []
+    for row in sorted(chosen, key=lambda r: (dates[r], r)):
+        article = data.articles[row]
+        start, end = (sentence_spans(article.text) or [(0, len(article.text))])[0]
+        snippets.append(make_snippet(article, start, end, score=1.0))
+    return Answer(question, found=bool(snippets), snippets=tuple(snippets), timeline=True)

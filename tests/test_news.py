@@ -1,0 +1,81 @@
+"""News-aware answers on hand-made archives: copies collapsed, newer coverage, timelines,
+dates asked in words."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assistant.pipeline import Assistant, rebuild
+from assistant.retrieve import DateWindow
+
+from conftest import write
+
+WIRE = ("Engineers at the northern dam opened all twelve spillway gates on Tuesday after "
+        "heavy rain raised the reservoir to a record level. Officials said towns downstream "
+        "were told to expect higher water for several days. The dam operator said the "
+        "structure was sound and inspections would continue through the week. Farmers near "
+        "the river moved livestock to higher ground as a precaution.")
+STORIES = [
+    {"id": "wire-1", "title": "Dam opens spillway gates after record rain", "date": "2022-03-02",
+     "source": "Wire", "text": WIRE},
+    {"id": "paper-1", "title": "Record rain: dam opens all gates", "date": "2022-03-03",
+     "source": "Valley Post", "text": WIRE + " Subscribe to our newsletter."},
+    {"id": "update-1", "title": "Dam spillway gates closed as reservoir falls", "date": "2022-03-09",
+     "source": "Wire", "text": "The northern dam closed its spillway gates on Wednesday as the "
+     "reservoir fell back below its record level. Engineers said inspections found no damage."},
+    {"id": "council-1", "title": "Council approves budget for river parks", "date": "2022-01-10",
+     "source": "Valley Post", "text": "The town council approved a budget for new river parks "
+     "on Monday. The plan adds paths along the river and a playground."},
+    {"id": "council-2", "title": "River parks open to the public", "date": "2022-06-20",
+     "source": "Valley Post", "text": "The new river parks opened to the public on Saturday with "
+     "paths along the river. The council budget for river parks paid for the playground."},
+]
+
+
+@pytest.fixture
+def assistant(tmp_path, fake_embedder):
+    archive = write(tmp_path / "archive" / "news.jsonl", "\n".join(map(json.dumps, STORIES)))
+    rebuild([archive], tmp_path / "index", fake_embedder)
+    return Assistant(tmp_path / "index", fake_embedder)
+
+
+def test_syndicated_copies_form_one_cluster_and_are_listed_as_also_in(assistant):
+    clusters = [{assistant.data.articles[r].id for r in c} for c in assistant.data.clusters]
+    assert clusters == [{"wire-1", "paper-1"}]
+    result = assistant.ask("How many spillway gates did the dam open after record rain?", k=5)
+    quoted = {s.article_id: s for s in result.snippets}
+    first = next(s for s in result.snippets if s.article_id in {"wire-1", "paper-1"})
+    other = ({"wire-1", "paper-1"} - {first.article_id}).pop()
+    assert [c.article_id for c in first.also_in] == [other]
+    assert other not in quoted  # one citation for the story, not one per copy
+    assert quoted.get("update-1") is None or quoted["update-1"].also_in == ()
+    assert result.to_json()["snippets"][0]["also_in"] is not None
+
+
+def test_newer_coverage_of_the_quoted_story_is_named(assistant):
+    question = "Which towns downstream were told to expect higher water from the dam?"
+    result = assistant.ask(question, k=1, window=DateWindow(as_of="2022-03-31"))
+    assert result.snippets[0].article_id in {"wire-1", "paper-1"}
+    assert [n.article_id for n in result.newer] == ["update-1"]  # the later copy is no news
+    before = assistant.ask(question, k=1, window=DateWindow(as_of="2022-03-05"))
+    assert "update-1" not in [n.article_id for n in before.newer]
+
+
+def test_timeline_is_one_quote_per_story_in_date_order(assistant):
+    result = assistant.ask("What happened with the river parks and the dam?", k=5)
+    assert result.timeline
+    ids = [s.article_id for s in result.snippets]
+    assert not {"wire-1", "paper-1"} <= set(ids)  # copies count once
+    dates = [s.date for s in result.snippets]
+    assert dates == sorted(dates) and len(ids) == len(set(ids))
+
+
+def test_dates_in_words_limit_the_answer_and_are_reported(assistant):
+    result = assistant.ask("What did the council approve in January 2022?",
+                           window=DateWindow(as_of="2022-12-31"))
+    assert result.window["since"] == "2022-01-01" and result.window["until"] == "2022-01-31"
+    assert [s.article_id for s in result.snippets + result.nearest] == ["council-1"]
+    relative = assistant.ask("What opened last month?", window=DateWindow(as_of="2022-07-15"))
+    assert (relative.window["since"], relative.window["until"]) == ("2022-06-01", "2022-06-30")
+    assert all(s.date.startswith("2022-06") for s in relative.snippets + relative.nearest)
