@@ -23,6 +23,7 @@ RANK_WEIGHT = 0.15
 NOVELTY_WEIGHT = 0.3  # names and numbers the question does not already hold
 FOUND_THRESHOLD = 0.9  # best quote score below this: the archive does not answer (calibrated)
 CHUNKS_READ = 8  # how many top chunks the answerer reads sentence by sentence
+MAX_EMBEDDED = 24  # of their sentences, how many are embedded (best by cheap evidence)
 MIN_QUOTE_CHARS = 60  # a shorter sentence takes its neighbour along for context
 PER_ARTICLE = 1  # quotes from one article at most
 
@@ -66,13 +67,19 @@ def keyword_share(question_terms: set[str], sentence: str) -> float:
 
 def score_sentences(data: IndexData, embed, query_vector: np.ndarray, question: str,
                     candidates: list[Candidate]) -> np.ndarray:
+    """Cheap evidence (keywords, rank, new names) for every sentence, plus the cosine to
+    the question for the MAX_EMBEDDED best of them; the rest score -inf. Embedding the
+    sentences is most of an answer's cost."""
     texts = [data.article_of(c.chunk_id).text[c.start:c.end] for c in candidates]
-    cosines = embed(texts) @ query_vector
     terms = set(tokenize(question))
     keywords = np.array([keyword_share(terms, t) for t in texts])
     ranks = np.array([1.0 / (1 + c.rank) for c in candidates])
     novelty = np.array([new_names(question, t) for t in texts])
-    return cosines + KEYWORD_WEIGHT * keywords + RANK_WEIGHT * ranks + NOVELTY_WEIGHT * novelty
+    scores = KEYWORD_WEIGHT * keywords + RANK_WEIGHT * ranks + NOVELTY_WEIGHT * novelty
+    kept = np.argsort(-scores, kind="stable")[:MAX_EMBEDDED]
+    total = np.full(len(texts), -np.inf)
+    total[kept] = scores[kept] + embed([texts[i] for i in kept]) @ query_vector
+    return total
 
 
 NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b(?:[A-Z][\w’'-]+|\d[\d,.]*)")
@@ -100,6 +107,8 @@ def answer(data: IndexData, embed, query_vector: np.ndarray, question: str, hits
     scores = score_sentences(data, embed, query_vector, question, candidates)
     snippets, per_article = [], Counter()
     for i in np.argsort(-scores, kind="stable"):
+        if not np.isfinite(scores[i]):
+            break  # not embedded: not read closely enough to quote
         candidate = candidates[i]
         article = data.article_of(candidate.chunk_id)
         if per_article[article.id] == PER_ARTICLE:

@@ -81,3 +81,19 @@ def test_date_window_limits_the_articles_quoted(assistant):
             date = articles[snippet.article_id].date
             assert date is None or ((not window.since or date >= window.since)
                                     and (not window.last or date <= window.last))
+
+
+def test_only_the_best_sentences_by_cheap_evidence_are_embedded(assistant, monkeypatch):
+    import assistant.answer as answer_module
+
+    monkeypatch.setattr(answer_module, "MAX_EMBEDDED", 2)
+    embedded = []
+    real_embed = assistant.embedder.embed
+
+    def counting(texts, progress=False):
+        embedded.append(len(texts))
+        return real_embed(texts)
+
+    result = assistant.ask("SCO membership applications Iran", k=5, embed=counting)
+    assert embedded[1:] == [2]  # after the question itself, two sentences
+    assert 1 <= len(result.snippets + result.nearest) <= 2
