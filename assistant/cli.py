@@ -1,5 +1,5 @@
-"""`assistant index | ask | serve`: parse, call one library function, format. The only
-module that prints or exits."""
+"""`assistant index | ask | serve | eval | bench | load`: parse, call one library function,
+format. The only module that prints or exits."""
 from __future__ import annotations
 
 import argparse
