@@ -214,9 +214,10 @@ class Assistant:
             return replace(digest, searched=searched, window=news.window_json(when))
         query_vector = embed([searched])[0]
         hits, result = respond(data, embed, query_vector, searched, wanted, narrowed, method)
-        if when and not hits:  # the date may name the event, not its coverage: widen
+        if when and not hits:  # the date may name the event, not its coverage: ask it whole
+            when, searched = None, question
+            query_vector = embed([searched])[0]
             hits, result = respond(data, embed, query_vector, searched, wanted, window, method)
-            when = None
         result = news.with_copies(result, data, hits)
         result = news.as_timeline(result, data, k=wanted) if timeline else \
             news.newer_coverage(result, data, hits, narrowed if when else window)

@@ -79,3 +79,10 @@ def test_dates_in_words_limit_the_answer_and_are_reported(assistant):
     relative = assistant.ask("What opened last month?", window=DateWindow(as_of="2022-07-15"))
     assert (relative.window["since"], relative.window["until"]) == ("2022-06-01", "2022-06-30")
     assert all(s.date.startswith("2022-06") for s in relative.snippets + relative.nearest)
+
+
+def test_a_date_window_with_no_articles_falls_back_to_the_whole_question(assistant):
+    result = assistant.ask("Which towns downstream expect higher water since 2030?",
+                           window=DateWindow(as_of="2031-01-01"))
+    assert result.window is None and result.searched == result.question
+    assert result.snippets or result.nearest
