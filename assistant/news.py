@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+from .answer import FOUND_THRESHOLD, make_snippet
+from .article_file import article_dates
+from .chunking import sentence_spans
 from .index import IndexData
+from .lexical import tokenize
 from .retrieve import DateWindow
 from .timeline import timeline
 from .types import Answer, Hit, Source
@@ -78,25 +82,17 @@ def newer_coverage(result: Answer, data: IndexData, hits: list[Hit], window: Dat
     candidates = {a.id: a for a in retrieved + cluster
                   if a.id in copy_ids or len(top_words & headline_words(a.title)) >= 2}
     newer = [a for a in candidates.values() if a.date and a.date > top.date
-             and within(a.date, window) and top.quote not in a.text]
+             and window.holds(a.date) and top.quote not in a.text]
     newer.sort(key=lambda a: a.date, reverse=True)
     return replace(result, newer=tuple(Source.of(a) for a in newer[:limit]))
 
 
 def headline_words(title: str) -> set[str]:
-    from .lexical import tokenize
-
     return {w for w in tokenize(title or "") if len(w) > 3}
-
-
-def within(day: str, window: DateWindow) -> bool:
-    return (not window.since or day >= window.since) and (not window.last or day <= window.last)
 
 
 def as_timeline(result: Answer, data: IndexData, k: int) -> Answer:
     """One quote per story, oldest first; only quotes as strong as an answer must be."""
-    from .answer import FOUND_THRESHOLD
-
     clusters = {data.articles[row].id: n for n, cluster in enumerate(data.clusters)
                 for row in cluster}
     strong = [s for s in result.snippets if s.score >= FOUND_THRESHOLD]
@@ -110,23 +106,20 @@ GENERIC_WORDS = {"happened", "happen", "happening", "news", "going", "occurred",
 
 def asks_only_when(searched: str) -> bool:
     """True when nothing but the date is asked: "What happened in May 2022?"."""
-    from .lexical import tokenize
-
     return not set(tokenize(searched)) - GENERIC_WORDS
 
 
 def window_digest(data: IndexData, window: DateWindow, question: str, k: int) -> Answer:
     """The stories of a date window, oldest first, each quoted by its opening sentence;
     stories with more copies in the archive come first when there are more than `k`."""
-    from .answer import make_snippet
-    from .article_file import article_dates
-    from .chunking import sentence_spans
-
     dates = article_dates(data.articles)
-    rows = [r for r, day in enumerate(dates) if day and within(day, window)]
     stories = story_rows(data)
-    leaders = {min(stories.get(r, [r])) for r in rows}  # one row per story
-    chosen = sorted(leaders, key=lambda r: (-len(stories.get(r, [r])), dates[r], r))[:k]
+    leaders: dict[tuple, int] = {}  # story -> its first row inside the window
+    for row, day in enumerate(dates):
+        if day and window.holds(day):
+            leaders.setdefault(tuple(stories.get(row, [row])), row)
+    chosen = sorted(leaders.values(),
+                    key=lambda r: (-len(stories.get(r, [r])), dates[r], r))[:k]
     snippets = []
     for row in sorted(chosen, key=lambda r: (dates[r], r)):
         article = data.articles[row]

@@ -29,16 +29,18 @@ class DateWindow:
     def __bool__(self) -> bool:
         return bool(self.since or self.until or self.as_of)
 
+    def holds(self, day: str) -> bool:
+        """True when the ISO date `day` lies inside the window."""
+        last = self.last
+        return (not self.since or day >= self.since) and (not last or day <= last)
+
 
 def allowed_chunks(data: IndexData, window: DateWindow) -> np.ndarray | None:
     """Chunk ids inside the window; undated articles are kept. None means all."""
     if not window:
         return None
-    keep = np.array([
-        date is None or ((not window.since or date >= window.since)
-                         and (not window.last or date <= window.last))
-        for date in article_dates(data.articles)
-    ], dtype=bool)
+    keep = np.array([date is None or window.holds(date) for date in article_dates(data.articles)],
+                    dtype=bool)
     return np.flatnonzero(keep[data.chunks[:, 0]])
 
 

@@ -86,3 +86,13 @@ def test_a_date_window_with_no_articles_falls_back_to_the_whole_question(assista
                            window=DateWindow(as_of="2031-01-01"))
     assert result.window is None and result.searched == result.question
     assert result.snippets or result.nearest
+
+
+def test_a_window_digest_quotes_the_copy_inside_the_window(tmp_path, fake_embedder):
+    undated = dict(STORIES[0], id="a-undated", date=None)  # first in the archive, no date
+    archive = write(tmp_path / "news.jsonl", "\n".join(map(json.dumps, [undated, *STORIES])))
+    rebuild([archive], tmp_path / "index", fake_embedder)
+    result = Assistant(tmp_path / "index", fake_embedder).ask(
+        "What happened in March 2022?", window=DateWindow(as_of="2022-12-31"))
+    assert result.timeline and {s.date[:7] for s in result.snippets} == {"2022-03"}
+    assert {s.article_id for s in result.snippets} & {"wire-1", "paper-1"}
