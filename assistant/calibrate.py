@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .evaluate import normalise
+from .evaluate import holds_answer
 from .retrieve import DateWindow
 
 OFFTOPIC_BUDGET = 0.01  # at most 1 % of questions the archive cannot answer get quotes anyway
@@ -24,10 +24,9 @@ def best_scores(assistant, questions, embed) -> list[tuple[float, bool]]:
     for question in questions:
         result = assistant.ask(question.question, window=DateWindow(as_of=question.date),
                                embed=embed)
-        quotes = result.snippets or result.nearest
-        answers = [normalise(a) for a in question.answers]
-        correct = any(a in normalise(s.quote) for a in answers for s in quotes)
-        results.append((quotes[0].score if quotes else float("-inf"), correct))
+        quotes = (result.snippets or result.nearest)[:3]
+        results.append((quotes[0].score if quotes else float("-inf"),
+                        holds_answer(question, quotes)))
     return results
 
 

@@ -213,10 +213,14 @@ def record(tally: Tally, question: Question, answerable: bool, by_id: dict, rank
         gold_ranks = [ranked.index(g) + 1 for g in question.gold_ids if g in ranked]
         tally.ranks.append(min(gold_ranks) if gold_ranks else None)
     if answerable:
-        quotes = [normalise(s.quote) for s in result.snippets]
-        answers = [normalise(a) for a in question.answers]
-        tally.hits1.append(any(a in q for a in answers for q in quotes[:1]))
-        tally.hits3.append(any(a in q for a in answers for q in quotes[:3]))
+        tally.hits1.append(holds_answer(question, result.snippets[:1]))
+        tally.hits3.append(holds_answer(question, result.snippets[:3]))
+
+
+def holds_answer(question: Question, snippets) -> bool:
+    """True when a gold answer, normalised, is inside one of the quotes."""
+    answers = [normalise(a) for a in question.answers]
+    return any(a in normalise(s.quote) for a in answers for s in snippets)
 
 
 def iter_progress(items, progress: bool):
