@@ -22,27 +22,12 @@ from .archive import read_archive
 from .bench_scale import scale_report
 from .cache import EmbeddingCache
 from .chunking import chunk_article, embedding_text
-from .embed import Embedder, available_cores, normalise
+from .embed import Embedder
 from .evaluate import Question, read_questions
 from .index import EXACT_BELOW, load_index
 from .pipeline import build_index, ranked_articles
 from .retrieve import DateWindow, retrieve
 from . import store
-
-
-class PlainEncode(Embedder):
-    """The baseline: one fp32 model, `SentenceTransformer.encode` in the calling thread
-    on torch's usual threads (one per core)."""
-
-    def __init__(self):
-        super().__init__(precision="fp32", threads=1)
-
-    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        import torch
-
-        torch.set_num_threads(available_cores())  # the project's workers set one each
-        vectors = self.model.encode(list(texts), batch_size=32, convert_to_numpy=True)
-        return normalise(np.asarray(vectors, dtype=np.float32))
 
 
 @dataclass(frozen=True)
@@ -137,7 +122,7 @@ def run_bench(settings: BenchSettings, cache_root: Path, project=None, baseline=
     project's are always computed anew, by the full build being timed."""
     say = progress or (lambda message: None)
     project = project or Embedder()
-    baseline = baseline or PlainEncode()
+    baseline = baseline or Embedder(precision="fp32")
     questions, articles = dev_slice(settings)
     texts = chunk_texts(articles)
     say(f"dev slice: {len(questions)} questions, {len(articles)} articles, {len(texts)} chunks")

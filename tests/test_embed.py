@@ -1,0 +1,75 @@
+"""The int8 OpenVINO embedder against the fp32 sentence-transformers reference, and its
+converted-model cache."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant import openvino_model
+from assistant.archive import read_archive
+from assistant.chunking import chunk_article, embedding_text
+from assistant.embed import Embedder
+
+ARCHIVE = Path(__file__).parent.parent / "archive"
+
+
+@pytest.fixture(scope="module")
+def archive_texts():
+    articles, _ = read_archive([ARCHIVE])
+    chunks = [embedding_text(a, c) for a in articles for c in chunk_article(a)]
+    return chunks + [a.title for a in articles] + ["Who leads the CSTO?", "🙂 日本語"]
+
+
+@pytest.mark.slow
+def test_int8_vectors_stay_close_to_the_fp32_reference(real_embedder, archive_texts):
+    reference = Embedder(precision="fp32").embed(archive_texts)
+    vectors = real_embedder.embed(archive_texts)
+    cosines = np.sum(vectors * reference, axis=1)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    assert cosines.mean() >= 0.99 and cosines.min() >= 0.97, cosines
+
+
+def test_a_text_embeds_the_same_alone_or_padded_in_a_batch(real_embedder, archive_texts):
+    alone = np.stack([real_embedder.embed_one(t) for t in archive_texts[-6:]])
+    batched = real_embedder.embed(archive_texts)[-6:]
+    assert np.min(np.sum(alone * batched, axis=1)) > 0.999
+
+
+def test_int8_and_fp32_vectors_never_share_an_index(monkeypatch, tmp_path):
+    int8, fp32 = Embedder(precision="int8"), Embedder(precision="fp32")
+    assert int8.fingerprint != fp32.fingerprint
+    calibration = tmp_path / "calibration.txt"
+    calibration.write_text("Another calibration paragraph.\n", encoding="utf-8")
+    monkeypatch.setattr(openvino_model, "CALIBRATION", calibration)
+    assert Embedder(precision="int8").fingerprint != int8.fingerprint
+
+
+def tiny_model():
+    """A one-operation OpenVINO model standing in for the converted transformer."""
+    import openvino
+    import openvino.opset13 as ops
+
+    tokens = ops.parameter([-1, -1], np.float32, name="tokens")
+    return openvino.Model([ops.relu(tokens)], [tokens], "tiny")
+
+
+def test_a_damaged_cache_is_made_again_and_an_unwritable_one_still_works(monkeypatch, tmp_path):
+    import openvino
+
+    made = []
+    monkeypatch.setattr(openvino_model, "convert", lambda path: made.append(path) or tiny_model())
+    monkeypatch.setattr(openvino_model, "quantise", lambda model, path: model)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    core = openvino.Core()
+    openvino_model.cached_model(core, tmp_path, "m")
+    openvino_model.cached_model(core, tmp_path, "m")
+    assert len(made) == 1  # the second process reads the cache
+    folder = openvino_model.cache_root() / "m"
+    (folder / "model.xml").write_text("<not a model", encoding="utf-8")
+    assert openvino_model.cached_model(core, tmp_path, "m").get_friendly_name() == "tiny"
+    assert len(made) == 2 and core.read_model(str(folder / "model.xml"))
+    assert not list(folder.parent.glob(".partial-*"))  # nothing half-written is left behind
+    monkeypatch.setenv("XDG_CACHE_HOME", "/proc/no-such-dir")
+    assert openvino_model.cached_model(core, tmp_path, "m").get_friendly_name() == "tiny"
