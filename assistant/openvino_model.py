@@ -53,7 +53,6 @@ class OpenVinoEncoder:
 
     def __init__(self, model_path: Path, fingerprint: str, threads: int):
         import openvino
-        from tokenizers import Tokenizer
 
         core = openvino.Core()
         version = re.sub(r"[^\w.-]", "-", openvino.__version__)  # it holds slashes
@@ -64,8 +63,7 @@ class OpenVinoEncoder:
             "PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": str(threads),
             "INFERENCE_NUM_THREADS": str(threads)})
         self.threads = threads
-        self.tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
-        self.tokenizer.enable_truncation(max_seq_length(model_path))
+        self.tokenizer = model_tokenizer(model_path)
         self.tokenizer.enable_padding(pad_to_multiple_of=PAD_TO)
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -91,23 +89,30 @@ class OpenVinoEncoder:
             if slot in running:
                 collect(slot)
             rows = by_length[start:start + BATCH]
-            inputs = self.tokenize([texts[i] for i in rows])
+            inputs = model_inputs(self.tokenizer, [texts[i] for i in rows])
             requests[slot].start_async(inputs)
             running[slot] = (rows, inputs["attention_mask"])
         for slot in list(running):
             collect(slot)
         return vectors
 
-    def tokenize(self, texts: list[str]) -> dict[str, np.ndarray]:
-        encodings = self.tokenizer.encode_batch(texts)
-        return {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
 
 
-def max_seq_length(model_path: Path) -> int:
+def model_tokenizer(model_path: Path):
+    """The model's own tokenizer, truncating where sentence-transformers does."""
+    from tokenizers import Tokenizer
+
     config = json.loads((model_path / "sentence_bert_config.json").read_text(encoding="utf-8"))
-    return int(config["max_seq_length"])
+    tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
+    tokenizer.enable_truncation(int(config["max_seq_length"]))
+    return tokenizer
+
+
+def model_inputs(tokenizer, texts: list[str]) -> dict[str, np.ndarray]:
+    encodings = tokenizer.encode_batch(texts)
+    return {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
 
 
 def cached_model(core, model_path: Path, name: str):
@@ -115,9 +120,10 @@ def cached_model(core, model_path: Path, name: str):
     unreadable; an unwritable cache only costs making it again next time."""
     folder = cache_root() / name
     try:
-        return core.read_model(str(folder / "model.xml"))
-    except RuntimeError:
-        pass  # not there yet, or damaged: convert again
+        if (folder / "sha256").read_text(encoding="ascii") == files_digest(folder):
+            return core.read_model(str(folder / "model.xml"))
+    except (OSError, RuntimeError):
+        pass  # not there yet, or damaged: make it again
     print("Preparing the int8 model (once on this machine, about a minute)...", file=sys.stderr)
     model = quantise(convert(model_path), model_path)
     try:
@@ -145,26 +151,23 @@ def convert(model_path: Path):
 def quantise(model, model_path: Path):
     """Int8 weights and activations (NNCF post-training quantisation, the mixed preset:
     symmetric weights, asymmetric activations), calibrated on calibration_texts()."""
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
-    tokenizer.enable_truncation(max_seq_length(model_path))
-    texts = calibration_texts()
-
-    def inputs(text: str) -> dict[str, np.ndarray]:
-        encoding = tokenizer.encode(text)
-        return {"input_ids": np.array([encoding.ids], dtype=np.int64),
-                "attention_mask": np.array([encoding.attention_mask], dtype=np.int64),
-                "token_type_ids": np.array([encoding.type_ids], dtype=np.int64)}
-
+    tokenizer, texts = model_tokenizer(model_path), calibration_texts()
     # NNCF logs and draws progress bars on stdout, which `--json` keeps for its answer.
     with contextlib.redirect_stdout(sys.stderr):
         import nncf
 
         nncf.set_log_level(logging.ERROR)
-        return nncf.quantize(model, nncf.Dataset(texts, inputs), subset_size=len(texts),
+        return nncf.quantize(model, nncf.Dataset(texts, lambda text: model_inputs(tokenizer, [text])), subset_size=len(texts),
                              model_type=nncf.ModelType.TRANSFORMER,
                              preset=nncf.QuantizationPreset.MIXED)
+
+
+def files_digest(folder: Path) -> str:
+    """SHA-256 of the model's two files: a damaged cache is made again, never used."""
+    digest = hashlib.sha256()
+    for name in ("model.xml", "model.bin"):
+        digest.update((folder / name).read_bytes())
+    return digest.hexdigest()
 
 
 def save_atomically(model, folder: Path) -> None:
@@ -176,6 +179,7 @@ def save_atomically(model, folder: Path) -> None:
     partial = Path(tempfile.mkdtemp(prefix=".partial-", dir=folder.parent))
     try:
         openvino.save_model(model, str(partial / "model.xml"), compress_to_fp16=False)
+        (partial / "sha256").write_text(files_digest(partial), encoding="ascii")
         shutil.rmtree(folder, ignore_errors=True)
         partial.rename(folder)
     finally:

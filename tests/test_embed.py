@@ -67,9 +67,11 @@ def test_a_damaged_cache_is_made_again_and_an_unwritable_one_still_works(monkeyp
     openvino_model.cached_model(core, tmp_path, "m")
     assert len(made) == 1  # the second process reads the cache
     folder = openvino_model.cache_root() / "m"
-    (folder / "model.xml").write_text("<not a model", encoding="utf-8")
-    assert openvino_model.cached_model(core, tmp_path, "m").get_friendly_name() == "tiny"
-    assert len(made) == 2 and core.read_model(str(folder / "model.xml"))
+    for damaged in ("model.xml", "model.bin"):
+        with open(folder / damaged, "ab") as handle:
+            handle.write(b"\0")  # still readable by OpenVINO, but not what was written
+        assert openvino_model.cached_model(core, tmp_path, "m").get_friendly_name() == "tiny"
+    assert len(made) == 3 and core.read_model(str(folder / "model.xml"))
     assert not list(folder.parent.glob(".partial-*"))  # nothing half-written is left behind
     monkeypatch.setenv("XDG_CACHE_HOME", "/proc/no-such-dir")
     assert openvino_model.cached_model(core, tmp_path, "m").get_friendly_name() == "tiny"
