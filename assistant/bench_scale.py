@@ -18,7 +18,7 @@ from .chunking import embedding_text
 from .embed import normalise
 from .evaluate import percentile
 from .index import IndexData, make_faiss_index, save_index, text_key
-from .lexical import LexicalIndex
+from .lexical import LexicalIndex, tokenize
 from . import store
 
 NOISE = 0.03  # per dimension; a synthetic vector's cosine to its real seed is about 0.85
@@ -40,8 +40,9 @@ def synthetic_index(base: IndexData, size: int, index_dir: Path, exact_below: in
     manifest = {k: v for k, v in base.manifest.items() if k != "files"}
     manifest["counts"] = {"articles": used, "chunks": size, "skipped": 0}
     keys = np.array([text_key(f"synthetic {i}") for i in range(size)], dtype="S20")
+    tokens = [tokenize(text) for text in texts]
     data = IndexData(manifest, many, tiled, keys, vectors, faiss_index,
-                     LexicalIndex.build((texts * copies)[:size]))
+                     LexicalIndex.build((tokens * copies)[:size]))
     with store.writer_lock(index_dir), store.new_version(index_dir) as folder:
         save_index(folder, data)
     return vectors, faiss_index

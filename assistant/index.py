@@ -6,9 +6,10 @@ One version folder holds plain files only (JSON, .npy without pickle, FAISS's ow
     articles.jsonl  one article a line (quotes are cut from its `text`)
     chunks.npy      int64 rows (article_row, start, end)
     keys.npy        SHA-1 of each chunk's embedded text, to reuse vectors on rebuild
+    article_keys.npy  SHA-1 of each article's text, to reuse its chunks on rebuild
     vectors.npy     float32 unit rows
     faiss.index     inner-product index over the vectors
-    bm25/           the keyword index
+    bm25/           the keyword index, and each chunk's tokens for the next rebuild
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from .article_file import ArticleFile, text_lengths
 from .errors import IndexDamaged, IndexMismatch
-from .lexical import LexicalIndex
+from .lexical import OFFSETS, TOKENS, VOCAB, LexicalIndex
 from .types import Article, Chunk, Hit
 
 FORMAT_VERSION = 2  # 2: clusters.json
@@ -140,6 +141,8 @@ def save_index(folder: Path, data: IndexData) -> None:
             handle.write(json.dumps(asdict(article), ensure_ascii=False) + "\n")
     for name, array in zip(ARRAYS, (data.chunks, data.keys, data.vectors)):
         np.save(folder / name, array, allow_pickle=False)
+    np.save(folder / "article_keys.npy", np.array([text_key(a.text) for a in data.articles],
+                                                  dtype="S20"), allow_pickle=False)
     faiss.write_index(data.faiss_index, str(folder / "faiss.index"))
     data.lexical.save(folder / "bm25")
     (folder / "clusters.json").write_text(json.dumps(data.clusters), encoding="utf-8")
@@ -260,19 +263,61 @@ def chunks_fit(chunks: np.ndarray, articles: list[Article]) -> bool:
     return bool(((0 <= starts) & (starts < ends) & (ends <= lengths)).all())
 
 
-def reusable_vectors(folder: Path, model_name: str, fingerprint: str) -> dict[bytes, np.ndarray]:
-    """Text key -> vector from an index version built by the same model, of any format
-    version (only keys.npy and vectors.npy are read, after their checksums); empty if none."""
+@dataclass
+class Reusable:
+    """What a rebuild takes from the index in service instead of computing it again."""
+
+    vectors: dict[bytes, np.ndarray] = field(default_factory=dict)  # chunk key -> vector
+    tokens: dict[bytes, list[str]] = field(default_factory=dict)  # chunk key -> BM25 tokens
+    spans: dict[bytes, list[tuple[int, int]]] = field(default_factory=dict)  # article key -> chunks
+
+
+def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) -> Reusable:
+    """Reusable work of an index version of any format: vectors if the same model made
+    them, chunks if the same chunking settings cut them, and BM25 tokens. Only files
+    whose checksums hold are read; what is missing or damaged is simply not reused."""
+    reuse = Reusable()
     try:
         manifest = read_manifest(folder)
+
+        def array(name: str) -> np.ndarray:
+            return np.load(verified(folder, manifest, name), allow_pickle=False)
+
+        keys = array("keys.npy").tolist()
         model = manifest.get("model", {})
-        if (model.get("name"), model.get("fingerprint")) != (model_name, fingerprint):
-            return {}
-        for name in ("keys.npy", "vectors.npy"):
-            if sha256_file(folder / name) != manifest["files"][name]["sha256"]:
-                return {}
-        keys = np.load(folder / "keys.npy", allow_pickle=False)
-        vectors = np.load(folder / "vectors.npy", allow_pickle=False)
-    except (IndexDamaged, OSError, ValueError, KeyError, TypeError):
-        return {}
-    return dict(zip(keys.tolist(), vectors)) if len(keys) == len(vectors) else {}
+        if (model.get("name"), model.get("fingerprint")) == (model_name, fingerprint):
+            vectors = array("vectors.npy")
+            if len(vectors) == len(keys):
+                reuse.vectors = dict(zip(keys, vectors))
+        if manifest.get("chunking") == chunking:
+            reuse.spans = spans_by_article(array("chunks.npy"), array("article_keys.npy"))
+        for name in (TOKENS, OFFSETS, VOCAB):
+            verified(folder, manifest, f"bm25/{name}")
+        tokens = LexicalIndex.reusable_tokens(folder / "bm25")
+        if len(tokens) == len(keys):
+            reuse.tokens = dict(zip(keys, tokens))
+    except (IndexDamaged, OSError, ValueError, KeyError, TypeError, IndexError):
+        pass  # reuse what was read before the problem
+    return reuse
+
+
+def verified(folder: Path, manifest: dict, name: str) -> Path:
+    """`folder/name`, once its checksum matches the manifest's (ValueError if not)."""
+    path = folder / name
+    if sha256_file(path) != manifest["files"][name]["sha256"]:
+        raise ValueError(f"{path} does not match its checksum")
+    return path
+
+
+def spans_by_article(chunks: np.ndarray, article_keys: np.ndarray
+                     ) -> dict[bytes, list[tuple[int, int]]]:
+    """Article text key -> (start, end) of its chunks, in order (of the first article
+    with that text, when copies share it)."""
+    by_row: dict[int, list[tuple[int, int]]] = {}
+    for row, start, end in chunks.tolist():
+        by_row.setdefault(row, []).append((start, end))
+    keys = article_keys.tolist()
+    spans: dict[bytes, list[tuple[int, int]]] = {}
+    for row, row_spans in by_row.items():
+        spans.setdefault(keys[row], row_spans)
+    return spans

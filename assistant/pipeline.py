@@ -19,12 +19,12 @@ from .chunking import ChunkSettings, chunk_article, embedding_text
 from .embed import Embedder
 from .errors import AssistantError, BadQuestion
 from .dedup import find_clusters
-from .index import (FORMAT_VERSION, IndexData, load_index, make_faiss_index, reusable_vectors,
-                    save_index, text_key)
-from .lexical import LexicalIndex
+from .index import (FORMAT_VERSION, IndexData, Reusable, load_index, make_faiss_index,
+                    reusable, save_index, text_key)
+from .lexical import LexicalIndex, tokenize
 from .retrieve import DateWindow, retrieve
 from .timeline import is_timeline_question
-from .types import Answer, Article, Hit, Problem
+from .types import Answer, Article, Chunk, Hit, Problem
 
 MAX_QUESTION_CHARS = 1000
 EVENT_MIN_COSINE = 0.4  # below this, no article is about the event named
@@ -68,17 +68,13 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
                 started: float | None = None) -> BuildSummary:
     """Index `articles` into a new version of `index_dir`, reusing known vectors."""
     started = time.monotonic() if started is None else started
-    rows, texts = [], []
-    for row, article in enumerate(articles):
-        for chunk in chunk_article(article, settings):
-            rows.append((row, chunk.start, chunk.end))
-            texts.append(embedding_text(article, chunk))
-    keys = np.array([text_key(t) for t in texts], dtype="S20")
     with store.writer_lock(index_dir):
-        known = previous_vectors(index_dir, embedder)
+        reuse = previous_work(index_dir, embedder, settings)
+        rows, texts = chunk_all(articles, settings, reuse.spans)
+        keys = np.array([text_key(t) for t in texts], dtype="S20")
         if cache:
-            known.update(cache.load())
-        vectors, missing = embed_reusing(texts, keys, known, embedder, progress)
+            reuse.vectors.update(cache.load())
+        vectors, missing = embed_reusing(texts, keys, reuse.vectors, embedder, progress)
         if cache:
             cache.add(keys[missing], vectors[missing])
         manifest = {
@@ -97,7 +93,10 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
         clusters = story_clusters(articles)
         manifest["counts"]["clusters"] = len(clusters)
         data = IndexData(manifest, articles, np.array(rows, dtype=np.int64).reshape(-1, 3), keys,
-                         vectors, make_faiss_index(vectors), LexicalIndex.build(texts), clusters)
+                         vectors, make_faiss_index(vectors),
+                         LexicalIndex.build([reuse.tokens.get(key) or tokenize(text)
+                                             for key, text in zip(keys.tolist(), texts)]),
+                         clusters)
         with store.new_version(index_dir) as folder:
             save_index(folder, data)
     return BuildSummary(len(articles), len(rows), len(missing), tuple(problems),
@@ -118,13 +117,28 @@ def archive_fingerprint(articles: list[Article]) -> str:
     return digest.hexdigest()
 
 
-def previous_vectors(index_dir: Path, embedder: Embedder) -> dict[bytes, np.ndarray]:
-    """Vectors of the index in service, by text key, when it was built by the same model."""
+def previous_work(index_dir: Path, embedder: Embedder, settings: ChunkSettings) -> Reusable:
+    """What the index in service lets this rebuild skip (nothing if there is none)."""
     try:
         folder = store.current_version(index_dir)
     except AssistantError:
-        return {}
-    return reusable_vectors(folder, embedder.name, embedder.fingerprint)
+        return Reusable()
+    return reusable(folder, embedder.name, embedder.fingerprint, settings.to_json())
+
+
+def chunk_all(articles: list[Article], settings: ChunkSettings,
+              known: dict[bytes, list[tuple[int, int]]]) -> tuple[list, list[str]]:
+    """(article_row, start, end) rows and embedding texts of every chunk; an article whose
+    text is in `known` keeps the chunks it had, without cutting it again."""
+    rows, texts = [], []
+    for row, article in enumerate(articles):
+        spans = known.get(text_key(article.text))
+        chunks = ([Chunk(article.id, s, e) for s, e in spans] if spans
+                  else chunk_article(article, settings))
+        for chunk in chunks:
+            rows.append((row, chunk.start, chunk.end))
+            texts.append(embedding_text(article, chunk))
+    return rows, texts
 
 
 def embed_reusing(texts: list[str], keys: np.ndarray, known: dict[bytes, np.ndarray],

@@ -6,9 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from assistant import store
+from assistant import pipeline, store
+from assistant.chunking import chunk_article
 from assistant.errors import IndexDamaged, IndexMismatch, IndexMissing
 from assistant.index import load_index
+from assistant.lexical import tokenize
 from assistant.pipeline import rebuild
 from assistant.retrieve import DateWindow, allowed_chunks
 
@@ -59,6 +61,32 @@ def test_rebuild_reuses_vectors_of_unchanged_chunks(tmp_path, small_archive, fak
     second = rebuild([small_archive], index_dir, fake_embedder)
     assert (first.embedded, second.embedded) == (first.chunks, 1)
     assert second.chunks == first.chunks + 1
+
+
+def test_a_rebuild_cuts_and_tokenises_only_new_articles_and_equals_a_fresh_build(
+        tmp_path, small_archive, fake_embedder, monkeypatch):
+    rebuild([small_archive, BUNDLED_ARCHIVE], tmp_path / "index", fake_embedder)
+    (small_archive / "new.txt").write_text("Late news\n\nA new article arrived today. "
+                                           "Its second sentence is here.")
+    (small_archive / "a.txt").write_text("Harbour Bridge Reopens\nDate: 2022-03-01\n\n"
+                                         "The bridge reopened on Monday, a day late.")
+    cut, tokenised = [], []
+    monkeypatch.setattr(pipeline, "chunk_article",
+                        lambda article, settings: cut.append(article.id) or chunk_article(article, settings))
+    monkeypatch.setattr(pipeline, "tokenize", lambda text: tokenised.append(text) or tokenize(text))
+    rebuild([small_archive, BUNDLED_ARCHIVE], tmp_path / "index", fake_embedder)
+    incremental = load(tmp_path / "index")
+    assert sorted(cut) == sorted(a.id for a in incremental.articles
+                                 if a.title in ("Late news", "Harbour Bridge Reopens"))
+    assert len(tokenised) == 2  # one chunk each
+
+    monkeypatch.undo()
+    rebuild([small_archive, BUNDLED_ARCHIVE], tmp_path / "fresh", fake_embedder)
+    fresh = load(tmp_path / "fresh")
+    assert np.array_equal(incremental.chunks, fresh.chunks)
+    assert np.array_equal(incremental.keys, fresh.keys)
+    for query in ("bridge reopened Monday", "CSTO secretary general", "late news article"):
+        assert np.allclose(incremental.lexical.scores(query), fresh.lexical.scores(query))
 
 
 def test_an_index_of_another_model_is_refused_with_the_fix(built):
