@@ -51,8 +51,8 @@ def available_cores() -> int:
 class Embedder:
     """all-MiniLM-L6-v2 on the CPU, offline.
 
-    `precision="int8"` (the default) runs the model quantised, with OpenVINO, at about
-    4 times the throughput of the fp32 reference here and vectors whose mean cosine to
+    `precision="int8"` (the default) runs the model quantised, with OpenVINO, at 3.5 to 4.5
+    times the throughput of the fp32 reference here and vectors whose mean cosine to
     it is 0.997 (openvino_model.py; README, "Performance"). `precision="fp32"` is the
     reference: a plain sentence-transformers `encode` on torch. `threads` cores are used
     (default: all).
