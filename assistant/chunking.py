@@ -16,6 +16,9 @@ ABBREVIATIONS = {
 }
 
 
+SPLITTER_VERSION = 1  # bump whenever sentence_spans() or chunk_article() cut differently
+
+
 @dataclass(frozen=True)
 class ChunkSettings:
     """How articles are cut into passages; recorded in the index manifest."""
@@ -24,7 +27,8 @@ class ChunkSettings:
     overlap_sentences: int = 1
 
     def to_json(self) -> dict:
-        return {"max_chars": self.max_chars, "overlap_sentences": self.overlap_sentences}
+        return {"max_chars": self.max_chars, "overlap_sentences": self.overlap_sentences,
+                "splitter": SPLITTER_VERSION}
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:

@@ -23,7 +23,7 @@ import numpy as np
 
 from .article_file import ArticleFile, text_lengths
 from .errors import IndexDamaged, IndexMismatch
-from .lexical import OFFSETS, TOKENS, VOCAB, LexicalIndex
+from .lexical import OFFSETS, TOKENIZER_VERSION, TOKENS, VOCAB, LexicalIndex
 from .types import Article, Chunk, Hit
 
 FORMAT_VERSION = 2  # 2: clusters.json
@@ -274,8 +274,9 @@ class Reusable:
 
 def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) -> Reusable:
     """Reusable work of an index version of any format: vectors if the same model made
-    them, chunks if the same chunking settings cut them, and BM25 tokens. Only files
-    whose checksums hold are read; what is missing or damaged is simply not reused."""
+    them, chunks if the same chunking settings and splitter cut them, and BM25 tokens if
+    the same tokenizer made them. Only files whose checksums hold are read; what is
+    missing or damaged is simply not reused."""
     reuse = Reusable()
     try:
         manifest = read_manifest(folder)
@@ -291,11 +292,12 @@ def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) ->
                 reuse.vectors = dict(zip(keys, vectors))
         if manifest.get("chunking") == chunking:
             reuse.spans = spans_by_article(array("chunks.npy"), array("article_keys.npy"))
-        for name in (TOKENS, OFFSETS, VOCAB):
-            verified(folder, manifest, f"bm25/{name}")
-        tokens = LexicalIndex.reusable_tokens(folder / "bm25")
-        if len(tokens) == len(keys):
-            reuse.tokens = dict(zip(keys, tokens))
+        if manifest.get("tokenizer") == TOKENIZER_VERSION:
+            for name in (TOKENS, OFFSETS, VOCAB):
+                verified(folder, manifest, f"bm25/{name}")
+            tokens = LexicalIndex.reusable_tokens(folder / "bm25")
+            if len(tokens) == len(keys):
+                reuse.tokens = dict(zip(keys, tokens))
     except (IndexDamaged, OSError, ValueError, KeyError, TypeError, IndexError):
         pass  # reuse what was read before the problem
     return reuse

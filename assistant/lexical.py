@@ -15,6 +15,7 @@ which who whom whose why will with would you week this year recently new said sa
 """.split())
 TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 EMPTY = "\x00"  # the one token of a text without words
+TOKENIZER_VERSION = 1  # bump whenever tokenize() splits or folds differently
 VOCAB, TOKENS, OFFSETS = "vocab.index.json", "token_ids.npy", "token_offsets.npy"
 
 

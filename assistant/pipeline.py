@@ -21,7 +21,7 @@ from .errors import AssistantError, BadQuestion
 from .dedup import find_clusters
 from .index import (FORMAT_VERSION, IndexData, Reusable, load_index, make_faiss_index,
                     reusable, save_index, text_key)
-from .lexical import LexicalIndex, tokenize
+from .lexical import TOKENIZER_VERSION, LexicalIndex, tokenize
 from .retrieve import DateWindow, retrieve
 from .timeline import is_timeline_question
 from .types import Answer, Article, Chunk, Hit, Problem
@@ -66,7 +66,8 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
                 index_dir: Path, embedder: Embedder, settings: ChunkSettings = ChunkSettings(),
                 progress: bool = False, cache: EmbeddingCache | None = None,
                 started: float | None = None) -> BuildSummary:
-    """Index `articles` into a new version of `index_dir`, reusing known vectors."""
+    """Index `articles` into a new version of `index_dir`, reusing what the version in
+    service already computed for unchanged texts (index.reusable)."""
     started = time.monotonic() if started is None else started
     with store.writer_lock(index_dir):
         reuse = previous_work(index_dir, embedder, settings)
@@ -83,6 +84,7 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
                       "precision": embedder.precision},
             "dim": int(vectors.shape[1]),
             "chunking": settings.to_json(),
+            "tokenizer": TOKENIZER_VERSION,
             "counts": {"articles": len(articles), "chunks": len(rows),
                        "skipped": sum(p.skipped for p in problems)},
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

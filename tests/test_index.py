@@ -89,6 +89,19 @@ def test_a_rebuild_cuts_and_tokenises_only_new_articles_and_equals_a_fresh_build
         assert np.allclose(incremental.lexical.scores(query), fresh.lexical.scores(query))
 
 
+def test_chunks_and_tokens_of_an_older_splitter_or_tokenizer_are_not_reused(
+        built, fake_embedder, monkeypatch):
+    cut, tokenised = [], []
+    monkeypatch.setattr(pipeline, "chunk_article",
+                        lambda article, settings: cut.append(article.id) or chunk_article(article, settings))
+    monkeypatch.setattr(pipeline, "tokenize", lambda text: tokenised.append(text) or tokenize(text))
+    monkeypatch.setattr("assistant.chunking.SPLITTER_VERSION", 2)
+    monkeypatch.setattr("assistant.index.TOKENIZER_VERSION", 2)
+    summary = rebuild([built.parent / "archive", BUNDLED_ARCHIVE], built, fake_embedder)
+    assert len(cut) == summary.articles and len(tokenised) == summary.chunks
+    assert summary.embedded == 0  # vectors depend on neither: still reused
+
+
 def test_an_index_of_another_model_is_refused_with_the_fix(built):
     other = FakeEmbedder()
     other.fingerprint = "another-model"
