@@ -210,7 +210,6 @@ def load_index(folder: Path, model_name: str, fingerprint: str) -> IndexData:
         faiss_index = faiss.read_index(str(folder / "faiss.index"), faiss.IO_FLAG_MMAP)
         lexical = LexicalIndex.load(folder / "bm25")
         clusters = json.loads((folder / "clusters.json").read_text(encoding="utf-8"))
-        read_at_random(folder)
     except (OSError, ValueError, TypeError, RuntimeError) as error:
         raise IndexDamaged(f"index in {folder} is damaged ({error}): "
                            f"rebuild it with `assistant index --index {folder.parent}`") from None
@@ -222,32 +221,6 @@ def load_index(folder: Path, model_name: str, fingerprint: str) -> IndexData:
         raise IndexDamaged(f"index in {folder} has counts that disagree with its manifest: "
                            f"rebuild it with `assistant index --index {folder.parent}`")
     return IndexData(manifest, articles, chunks, keys, vectors, faiss_index, lexical, clusters)
-
-
-MADV_RANDOM = 1  # <sys/mman.h>
-
-
-def read_at_random(folder: Path) -> None:
-    """Tell the kernel that this process reads the files it maps from `folder` at random.
-
-    Otherwise every page a question touches (a posting list, a probed inverted list)
-    brings its neighbours along (readahead and fault-around), and a large index's resident
-    memory grows several times faster than what questions read. Linux only; elsewhere,
-    and if the call fails, nothing changes but memory use."""
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        with open("/proc/self/maps", encoding="utf-8") as maps:
-            lines = maps.readlines()
-    except OSError:
-        return
-    inside = str(folder.resolve()) + "/"
-    for line in lines:
-        fields = line.split(maxsplit=5)
-        if len(fields) == 6 and fields[5].rstrip("\n").startswith(inside):
-            start, end = (int(x, 16) for x in fields[0].split("-"))
-            libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), MADV_RANDOM)
 
 
 def chunks_fit(chunks: np.ndarray, articles: list[Article]) -> bool:

@@ -160,20 +160,3 @@ def test_a_rebuild_failing_midway_leaves_the_old_index_in_service(
     assert store.current_name(built) == before
     assert not list(built.glob("*.partial"))
     assert len(load(built).articles) == 8
-
-
-def test_mapped_index_files_are_marked_for_random_reads(built):
-    """Without the advice, each page a question touches maps its neighbours too."""
-    data = load(built)
-    folder = str(store.current_version(built).resolve()) + "/"
-    flags, name = {}, None
-    with open("/proc/self/smaps", encoding="utf-8") as smaps:
-        for line in smaps:
-            fields = line.split()
-            if not fields[0].endswith(":"):  # a mapping's first line; anonymous ones lack a path
-                name = fields[5] if len(fields) == 6 else None
-            elif fields[0] == "VmFlags:" and name and name.startswith(folder):
-                flags[name.removeprefix(folder)] = fields[1:]
-    assert {"vectors.npy", "keys.npy", "bm25/data.csc.index.npy"} <= set(flags), flags
-    assert not [n for n, f in flags.items() if "rr" not in f], flags
-    assert data.vectors.shape[0] == len(data.chunks)
