@@ -5,6 +5,7 @@ import hashlib
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -75,7 +76,14 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
         keys = np.array([text_key(t) for t in texts], dtype="S20")
         if cache:
             reuse.vectors.update(cache.load())
-        vectors, missing = embed_reusing(texts, keys, reuse.vectors, embedder, progress)
+        # Near duplicates and BM25 are Python and numpy work, done while the model embeds
+        # on its own threads: a small rebuild, embedding little, then takes little longer.
+        with ThreadPoolExecutor(2, thread_name_prefix="index") as pool:
+            clusters = pool.submit(story_clusters, articles)
+            lexical = pool.submit(LexicalIndex.build, [reuse.tokens.get(key) or tokenize(text)
+                                                       for key, text in zip(keys.tolist(), texts)])
+            vectors, missing = embed_reusing(texts, keys, reuse.vectors, embedder, progress)
+            clusters, lexical = clusters.result(), lexical.result()
         if cache:
             cache.add(keys[missing], vectors[missing])
         manifest = {
@@ -86,19 +94,14 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
             "chunking": settings.to_json(),
             "tokenizer": TOKENIZER_VERSION,
             "counts": {"articles": len(articles), "chunks": len(rows),
-                       "skipped": sum(p.skipped for p in problems)},
+                       "skipped": sum(p.skipped for p in problems), "clusters": len(clusters)},
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "archive": origin,
             "archive_fingerprint": archive_fingerprint(articles),
             "problems": [str(p) for p in problems],
         }
-        clusters = story_clusters(articles)
-        manifest["counts"]["clusters"] = len(clusters)
         data = IndexData(manifest, articles, np.array(rows, dtype=np.int64).reshape(-1, 3), keys,
-                         vectors, make_faiss_index(vectors),
-                         LexicalIndex.build([reuse.tokens.get(key) or tokenize(text)
-                                             for key, text in zip(keys.tolist(), texts)]),
-                         clusters)
+                         vectors, make_faiss_index(vectors), lexical, clusters)
         with store.new_version(index_dir) as folder:
             save_index(folder, data)
     return BuildSummary(len(articles), len(rows), len(missing), tuple(problems),
