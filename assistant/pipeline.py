@@ -76,8 +76,9 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
         keys = np.array([text_key(t) for t in texts], dtype="S20")
         if cache:
             reuse.vectors.update(cache.load())
-        # Near duplicates and BM25 are Python and numpy work, done while the model embeds
-        # on its own threads: a small rebuild, embedding little, then takes little longer.
+        # Near duplicates and BM25 are Python and numpy work; they run while the model embeds
+        # on its own threads (OpenVINO releases the GIL), so a rebuild that embeds little
+        # is not also held up by them.
         with ThreadPoolExecutor(2, thread_name_prefix="index") as pool:
             clusters = pool.submit(story_clusters, articles)
             lexical = pool.submit(LexicalIndex.build, [reuse.tokens.get(key) or tokenize(text)
