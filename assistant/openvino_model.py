@@ -163,7 +163,8 @@ def quantise(model, model_path: Path):
         import nncf
 
         nncf.set_log_level(logging.ERROR)
-        return nncf.quantize(model, nncf.Dataset(texts, lambda text: model_inputs(tokenizer, [text])), subset_size=len(texts),
+        dataset = nncf.Dataset(texts, lambda text: model_inputs(tokenizer, [text]))
+        return nncf.quantize(model, dataset, subset_size=len(texts),
                              model_type=nncf.ModelType.TRANSFORMER,
                              preset=nncf.QuantizationPreset.MIXED)
 

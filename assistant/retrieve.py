@@ -84,6 +84,8 @@ def recency_weight(article_date: str | None, as_of: str | None,
 
 
 RECENCY = 0.6  # share of the score that recency can take away under as-of
+
+
 def retrieve(data: IndexData, query_vector: np.ndarray, question: str, k: int = 30,
              window: DateWindow = DateWindow(), method: str = "hybrid",
              recency: float | None = None) -> list[Hit]:

@@ -63,6 +63,16 @@ def test_rebuild_reuses_vectors_of_unchanged_chunks(tmp_path, small_archive, fak
     assert second.chunks == first.chunks + 1
 
 
+def count_work(monkeypatch) -> tuple[list[str], list[str]]:
+    """Lists that fill, as rebuilds run, with the ids of the articles cut into chunks and
+    the chunk texts tokenised."""
+    cut, tokenised = [], []
+    monkeypatch.setattr(pipeline, "chunk_article", lambda article, settings:
+                        cut.append(article.id) or chunk_article(article, settings))
+    monkeypatch.setattr(pipeline, "tokenize", lambda text: tokenised.append(text) or tokenize(text))
+    return cut, tokenised
+
+
 def test_a_rebuild_cuts_and_tokenises_only_new_articles_and_equals_a_fresh_build(
         tmp_path, small_archive, fake_embedder, monkeypatch):
     rebuild([small_archive, BUNDLED_ARCHIVE], tmp_path / "index", fake_embedder)
@@ -70,10 +80,7 @@ def test_a_rebuild_cuts_and_tokenises_only_new_articles_and_equals_a_fresh_build
                                            "Its second sentence is here.")
     (small_archive / "a.txt").write_text("Harbour Bridge Reopens\nDate: 2022-03-01\n\n"
                                          "The bridge reopened on Monday, a day late.")
-    cut, tokenised = [], []
-    monkeypatch.setattr(pipeline, "chunk_article",
-                        lambda article, settings: cut.append(article.id) or chunk_article(article, settings))
-    monkeypatch.setattr(pipeline, "tokenize", lambda text: tokenised.append(text) or tokenize(text))
+    cut, tokenised = count_work(monkeypatch)
     rebuild([small_archive, BUNDLED_ARCHIVE], tmp_path / "index", fake_embedder)
     incremental = load(tmp_path / "index")
     assert sorted(cut) == sorted(a.id for a in incremental.articles
@@ -91,10 +98,7 @@ def test_a_rebuild_cuts_and_tokenises_only_new_articles_and_equals_a_fresh_build
 
 def test_chunks_and_tokens_of_an_older_splitter_or_tokenizer_are_not_reused(
         built, fake_embedder, monkeypatch):
-    cut, tokenised = [], []
-    monkeypatch.setattr(pipeline, "chunk_article",
-                        lambda article, settings: cut.append(article.id) or chunk_article(article, settings))
-    monkeypatch.setattr(pipeline, "tokenize", lambda text: tokenised.append(text) or tokenize(text))
+    cut, tokenised = count_work(monkeypatch)
     monkeypatch.setattr("assistant.chunking.SPLITTER_VERSION", 2)
     monkeypatch.setattr("assistant.index.TOKENIZER_VERSION", 2)
     summary = rebuild([built.parent / "archive", BUNDLED_ARCHIVE], built, fake_embedder)
