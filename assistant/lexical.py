@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 
@@ -17,6 +19,8 @@ TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 EMPTY = "\x00"  # the one token of a text without words
 TOKENIZER_VERSION = 1  # bump whenever tokenize() splits or folds differently
 VOCAB, TOKENS, OFFSETS = "vocab.index.json", "token_ids.npy", "token_offsets.npy"
+PARAMS = "params.index.json"  # bm25s's file names
+DATA, INDICES, INDPTR = "data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy"
 
 
 def tokenize(text: str) -> list[str]:
@@ -37,11 +41,19 @@ def fold(token: str) -> str:
 
 
 class LexicalIndex:
-    """A BM25 index whose document ids are chunk ids."""
+    """A BM25 index whose document ids are chunk ids.
 
-    def __init__(self, retriever, token_ids: list[list[int]] | None = None):
-        self.retriever = retriever
+    bm25s builds and saves it: one column of precomputed scores per word (CSC arrays).
+    Scoring sums the columns of the query's words, read from disk a column at a time.
+    """
+
+    def __init__(self, vocab: dict[str, int], columns: "Columns", num_docs: int,
+                 token_ids: list[list[int]] | None = None, retriever=None):
+        self.vocab = vocab
+        self.columns = columns
+        self.num_docs = num_docs
         self.token_ids = token_ids  # kept by build() for save(); a loaded index has none
+        self.retriever = retriever  # bm25s's, for save(); a loaded index has none
 
     @classmethod
     def build(cls, tokenized: list[list[str]]) -> "LexicalIndex":
@@ -57,7 +69,10 @@ class LexicalIndex:
         ids = [[vocab.setdefault(token, len(vocab)) for token in tokens or [EMPTY]]
                for tokens in tokenized]
         retriever.index((ids, vocab), show_progress=False)
-        return cls(retriever, ids)
+        scores = retriever.scores
+        return cls(retriever.vocab_dict, Columns(scores["data"], scores["indices"],
+                                                 scores["indptr"]),
+                   scores["num_docs"], ids, retriever)
 
     def save(self, folder: Path) -> None:
         """bm25s's files, and each text's token ids (TOKENS, OFFSETS) for the next rebuild."""
@@ -69,11 +84,16 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path) -> "LexicalIndex":
-        import bm25s
-
-        # Mapped, not read: a query touches only its words' postings (at a million
-        # chunks the arrays are about a gigabyte).
-        return cls(bm25s.BM25.load(str(folder), mmap=True, allow_pickle=False))
+        """The saved index, its score columns left on disk: at a million chunks they are
+        about a gigabyte, and a query reads only its words' columns."""
+        params = json.loads((folder / PARAMS).read_text(encoding="utf-8"))
+        if params.get("method") != "lucene":
+            raise ValueError(f"{folder}/{PARAMS}: BM25 variant {params.get('method')!r} "
+                             "is not the 'lucene' one this index is scored with")
+        vocab = json.loads((folder / VOCAB).read_text(encoding="utf-8"))
+        columns = Columns(OnDisk(folder / DATA), OnDisk(folder / INDICES),
+                          np.load(folder / INDPTR, allow_pickle=False))
+        return cls(vocab, columns, int(params["num_docs"]))
 
     @staticmethod
     def reusable_tokens(folder: Path) -> list[list[str]]:
@@ -87,8 +107,48 @@ class LexicalIndex:
         return [[words[i] for i in ids[start:end]] for start, end in zip(offsets, offsets[1:])]
 
     def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every chunk for `query` (zeros where no query word occurs)."""
-        known = [t for t in tokenize(query) if t in self.retriever.vocab_dict]
-        if not known:
-            return np.zeros(self.retriever.scores["num_docs"], dtype=np.float32)
-        return np.asarray(self.retriever.get_scores(known), dtype=np.float32)
+        """BM25 score of every chunk for `query` (zeros where no query word occurs); a
+        word asked twice counts twice, as in bm25s."""
+        words = [self.vocab[t] for t in tokenize(query) if t in self.vocab]
+        if not words:
+            return np.zeros(self.num_docs, dtype=np.float32)
+        docs, weights = zip(*(self.columns.column(word) for word in words))
+        return np.bincount(np.concatenate(docs), np.concatenate(weights),
+                           minlength=self.num_docs).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A CSC matrix of BM25 scores: column w lists the documents holding word w
+    (indices[indptr[w]:indptr[w + 1]]) and their scores (data[...])."""
+
+    data: "np.ndarray | OnDisk"
+    indices: "np.ndarray | OnDisk"
+    indptr: np.ndarray
+
+    def column(self, word: int) -> tuple[np.ndarray, np.ndarray]:
+        start, end = int(self.indptr[word]), int(self.indptr[word + 1])
+        return self.indices[start:end], self.data[start:end]
+
+
+class OnDisk:
+    """A saved one-dimensional array whose slices are read with pread, not mapped: a
+    mapping would keep every page a query touched resident in the server, and the kernel
+    maps neighbouring pages along with each one read."""
+
+    def __init__(self, path: Path):
+        header = np.load(path, mmap_mode="r", allow_pickle=False)  # reads the header only
+        if header.ndim != 1:
+            raise ValueError(f"{path} holds a {header.ndim}-dimensional array, not a list")
+        self.dtype, self.length, self.offset = header.dtype, len(header), header.offset
+        del header
+        self.file = open(path, "rb")  # closed when the index is dropped
+
+    def __getitem__(self, part: slice) -> np.ndarray:
+        start, stop, _ = part.indices(self.length)
+        size = self.dtype.itemsize
+        count = max(stop - start, 0)
+        raw = os.pread(self.file.fileno(), count * size, self.offset + start * size)
+        if len(raw) != count * size:
+            raise OSError(f"{self.file.name} is shorter than its header says")
+        return np.frombuffer(raw, dtype=self.dtype)
