@@ -1,8 +1,9 @@
 """Ranked chunks -> an Answer of verbatim quotes: the sentences that best answer the question.
 
-Each candidate sentence is scored by its cosine to the question (bi-encoder), plus the
-share of the question's keywords it holds, plus a little of its chunk's retrieval rank.
-Every quote is `article.text[start:end]` by construction.
+Each candidate sentence is scored by its cosine to the question (bi-encoder; the
+sentences' vectors are in the index), plus the share of the question's keywords it holds,
+plus a little of its chunk's retrieval rank. Every quote is `article.text[start:end]` by
+construction.
 """
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chunking import sentence_spans
 from .index import IndexData
 from .lexical import tokenize
 from .types import Answer, Hit, Snippet
@@ -23,8 +23,7 @@ RANK_WEIGHT = 0.15
 NOVELTY_WEIGHT = 0.3  # names and numbers the question does not already hold
 FOUND_THRESHOLD = 0.9  # best quote score below this: the archive does not answer (calibrated)
 CHUNKS_READ = 8  # how many top chunks the answerer reads sentence by sentence
-MAX_EMBEDDED = 24  # of their sentences, how many are embedded (best by cheap evidence)
-MIN_QUOTE_CHARS = 60  # a shorter sentence takes its neighbour along for context
+MAX_EMBEDDED = 24  # of their sentences, how many are read closely (best by cheap evidence)
 PER_ARTICLE = 1  # quotes from one article at most
 
 
@@ -34,29 +33,20 @@ class Candidate:
     start: int
     end: int
     rank: int
+    sentence: int  # row in the index's sentences, for its vector
 
 
 def candidate_sentences(data: IndexData, hits: list[Hit]) -> list[Candidate]:
     """The sentences of the top chunks, each once (overlapping chunks share sentences)."""
     seen, candidates = set(), []
     for rank, hit in enumerate(hits[:CHUNKS_READ]):
-        row, start, end = (int(x) for x in data.chunks[hit.chunk_id])
-        text = data.articles[row].text
-        for s, e in widen_short(text, sentence_spans(text, start, end)):
-            if (row, s) not in seen:
-                seen.add((row, s))
-                candidates.append(Candidate(hit.chunk_id, s, e, rank))
+        row = int(data.chunks[hit.chunk_id, 0])
+        first, spans = data.sentences.of_chunk(hit.chunk_id)
+        for offset, (start, end) in enumerate(spans.tolist()):
+            if (row, start) not in seen:
+                seen.add((row, start))
+                candidates.append(Candidate(hit.chunk_id, start, end, rank, first + offset))
     return candidates
-
-
-def widen_short(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Join a very short sentence ('He agreed.') with the one after it."""
-    widened = []
-    for i, (s, e) in enumerate(spans):
-        if e - s < MIN_QUOTE_CHARS and i + 1 < len(spans):
-            e = spans[i + 1][1]
-        widened.append((s, e))
-    return widened
 
 
 def keyword_share(question_terms: set[str], sentence: str) -> float:
@@ -65,11 +55,10 @@ def keyword_share(question_terms: set[str], sentence: str) -> float:
     return len(question_terms & set(tokenize(sentence))) / len(question_terms)
 
 
-def score_sentences(data: IndexData, embed, query_vector: np.ndarray, question: str,
+def score_sentences(data: IndexData, query_vector: np.ndarray, question: str,
                     candidates: list[Candidate]) -> np.ndarray:
     """Cheap evidence (keywords, rank, new names) for every sentence, plus the cosine to
-    the question for the MAX_EMBEDDED best of them; the rest score -inf. Embedding the
-    sentences is most of an answer's cost."""
+    the question for the MAX_EMBEDDED best of them; the rest score -inf."""
     texts = [data.article_of(c.chunk_id).text[c.start:c.end] for c in candidates]
     terms = set(tokenize(question))
     keywords = np.array([keyword_share(terms, t) for t in texts])
@@ -78,7 +67,8 @@ def score_sentences(data: IndexData, embed, query_vector: np.ndarray, question: 
     scores = KEYWORD_WEIGHT * keywords + RANK_WEIGHT * ranks + NOVELTY_WEIGHT * novelty
     kept = np.argsort(-scores, kind="stable")[:MAX_EMBEDDED]
     total = np.full(len(texts), -np.inf)
-    total[kept] = scores[kept] + embed([texts[i] for i in kept]) @ query_vector
+    vectors = data.sentences.vectors_of([candidates[i].sentence for i in kept])
+    total[kept] = scores[kept] + vectors @ query_vector.astype(np.float32)
     return total
 
 
@@ -97,14 +87,14 @@ def new_names(question: str, sentence: str) -> float:
     return min(len(names), 3) / 3
 
 
-def answer(data: IndexData, embed, query_vector: np.ndarray, question: str, hits: list[Hit],
+def answer(data: IndexData, query_vector: np.ndarray, question: str, hits: list[Hit],
            k: int = 3, threshold: float = FOUND_THRESHOLD) -> Answer:
     """Up to `k` quotes (at most PER_ARTICLE from one article), best first; `found` is False (and the
     quotes move to `nearest`) when even the best falls below `threshold`."""
     candidates = candidate_sentences(data, hits)
     if not candidates:
         return Answer(question, found=False)
-    scores = score_sentences(data, embed, query_vector, question, candidates)
+    scores = score_sentences(data, query_vector, question, candidates)
     snippets, per_article = [], Counter()
     for i in np.argsort(-scores, kind="stable"):
         if not np.isfinite(scores[i]):

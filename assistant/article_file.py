@@ -37,6 +37,7 @@ class ArticleFile(Sequence):
         self.offsets = np.array(offsets, dtype=np.int64)
         self.lengths = np.array(lengths, dtype=np.int64)
         self.dates = dates
+        self.days = as_days(dates)
         self._read = lru_cache(maxsize=CACHED_ARTICLES)(self._read_line)
 
     def __len__(self) -> int:
@@ -73,3 +74,14 @@ def article_dates(articles: Sequence[Article]) -> list[str | None]:
     if isinstance(articles, ArticleFile):
         return articles.dates
     return [a.date for a in articles]
+
+
+def article_days(articles: Sequence[Article]) -> np.ndarray:
+    """Every article's date as datetime64[D] (NaT when undated), for date filters."""
+    if isinstance(articles, ArticleFile):
+        return articles.days
+    return as_days(article_dates(articles))
+
+
+def as_days(dates: list[str | None]) -> np.ndarray:
+    return np.array(dates, dtype="datetime64[D]")

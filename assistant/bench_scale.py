@@ -19,6 +19,7 @@ from .embed import normalise
 from .evaluate import percentile
 from .index import IndexData, make_faiss_index, save_index, text_key
 from .lexical import LexicalIndex, tokenize
+from .sentences import Sentences
 from . import store
 
 NOISE = 0.03  # per dimension; a synthetic vector's cosine to its real seed is about 0.85
@@ -42,10 +43,25 @@ def synthetic_index(base: IndexData, size: int, index_dir: Path, exact_below: in
     keys = np.array([text_key(f"synthetic {i}") for i in range(size)], dtype="S20")
     tokens = [tokenize(text) for text in texts]
     data = IndexData(manifest, many, tiled, keys, vectors, faiss_index,
-                     LexicalIndex.build((tokens * copies)[:size]))
+                     LexicalIndex.build((tokens * copies)[:size]),
+                     synthetic_sentences(base.sentences, size))
     with store.writer_lock(index_dir), store.new_version(index_dir) as folder:
         save_index(folder, data)
     return vectors, faiss_index
+
+
+def synthetic_sentences(base: Sentences, size: int) -> Sentences:
+    """The base chunks' sentences, repeated as the chunks are (real vectors, not noisy
+    ones: the answerer reads them, the search does not)."""
+    offsets = np.asarray(base.offsets[:])
+    chunks, rows = len(offsets) - 1, int(offsets[-1])
+    copies = -(-size // chunks)
+    counts = np.tile(np.diff(offsets), copies)[:size]
+    tiled = np.concatenate([[0], np.cumsum(counts)])
+    total = int(tiled[-1])
+    keys = np.array([text_key(f"synthetic sentence {i}") for i in range(total)], dtype="S20")
+    return Sentences(tiled, np.tile(base.spans[:], (copies, 1))[:total],
+                     np.tile(base.vectors[:], (copies, 1))[:total], keys)
 
 
 def synthetic_vectors(seeds: np.ndarray, size: int) -> np.ndarray:

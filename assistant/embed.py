@@ -105,7 +105,7 @@ class Embedder:
         from tqdm import tqdm
 
         parts = []
-        with tqdm(total=len(texts), unit="chunk", desc="embedding") as bar:
+        with tqdm(total=len(texts), unit="text", desc="embedding") as bar:
             for start in range(0, len(texts), PROGRESS_STEP):
                 parts.append(self.encoder.encode(texts[start:start + PROGRESS_STEP]))
                 bar.update(len(parts[-1]))

@@ -18,6 +18,7 @@ from pathlib import Path
 from .archive import read_archive
 from .cache import EmbeddingCache, default_cache_root
 from .errors import AssistantError
+from .index import FORMAT_VERSION
 from .pipeline import Assistant, archive_fingerprint, build_index
 from .retrieve import DateWindow
 from . import store
@@ -122,7 +123,8 @@ def ensure_index(articles, problems, index_dir: Path, embedder, cache: Embedding
     try:
         manifest = json.loads((store.current_version(index_dir) / "manifest.json").read_text())
         if manifest.get("archive_fingerprint") == archive_fingerprint(articles) and \
-                manifest.get("model", {}).get("fingerprint") == embedder.fingerprint:
+                manifest.get("model", {}).get("fingerprint") == embedder.fingerprint and \
+                manifest.get("format_version") == FORMAT_VERSION:
             return False
     except (AssistantError, OSError, ValueError):
         pass

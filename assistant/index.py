@@ -10,6 +10,7 @@ One version folder holds plain files only (JSON, .npy without pickle, FAISS's ow
     vectors.npy     float32 unit rows
     faiss.index     inner-product index over the vectors
     bm25/           the keyword index, and each chunk's tokens for the next rebuild
+    sentence*.npy   each chunk's quotable sentences and their vectors (sentences.py)
 """
 from __future__ import annotations
 
@@ -24,9 +25,11 @@ import numpy as np
 from .article_file import ArticleFile, text_lengths
 from .errors import IndexDamaged, IndexMismatch
 from .lexical import OFFSETS, TOKENIZER_VERSION, TOKENS, VOCAB, LexicalIndex
+from .sentences import FILES as SENTENCE_FILES, KEYS as SENTENCE_KEYS, Sentences
+from .sentences import VECTORS as SENTENCE_VECTORS
 from .types import Article, Chunk, Hit
 
-FORMAT_VERSION = 2  # 2: clusters.json
+FORMAT_VERSION = 3  # 2: clusters.json; 3: sentence vectors
 ARRAYS = ("chunks.npy", "keys.npy", "vectors.npy")
 
 
@@ -83,7 +86,12 @@ def search_params(index, allowed: np.ndarray | None):
 
     if allowed is None:
         return None
-    selector = faiss.IDSelectorBatch(allowed.astype(np.int64))
+    # A bitmap: built in a millisecond, where a set of ids takes tens of them at 1M chunks.
+    member = np.zeros(index.ntotal, dtype=bool)
+    member[allowed] = True
+    bits = np.packbits(member, bitorder="little")
+    selector = faiss.IDSelectorBitmap(index.ntotal, faiss.swig_ptr(bits))
+    selector.bits = bits  # the bitmap must live as long as the selector
     if isinstance(index, faiss.IndexIVF):
         share = max(len(allowed), 1) / max(index.ntotal, 1)
         return faiss.SearchParametersIVF(sel=selector, nprobe=min(
@@ -102,6 +110,7 @@ class IndexData:
     vectors: np.ndarray  # (n, dim) float32
     faiss_index: object
     lexical: LexicalIndex
+    sentences: Sentences | None  # None only in search-only test data
     clusters: list[list[int]] = field(default_factory=list)  # article rows: copies of a story
 
     def chunk(self, chunk_id: int) -> Chunk:
@@ -145,6 +154,7 @@ def save_index(folder: Path, data: IndexData) -> None:
                                                   dtype="S20"), allow_pickle=False)
     faiss.write_index(data.faiss_index, str(folder / "faiss.index"))
     data.lexical.save(folder / "bm25")
+    data.sentences.save(folder)
     (folder / "clusters.json").write_text(json.dumps(data.clusters), encoding="utf-8")
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "manifest.json")
     manifest = dict(data.manifest, files={
@@ -180,7 +190,8 @@ def check_manifest(folder: Path, manifest: dict, model_name: str, fingerprint: s
                             f"({str(model.get('fingerprint'))[:12]}), not the installed "
                             f"{model_name} ({fingerprint[:12]}): {fix}")
     listed = manifest["files"]
-    missing = [name for name in (*ARRAYS, "articles.jsonl", "faiss.index") if name not in listed]
+    missing = [name for name in (*ARRAYS, *SENTENCE_FILES, "articles.jsonl", "faiss.index")
+               if name not in listed]
     if missing or not any(name.startswith("bm25/") for name in listed):
         raise IndexDamaged(f"{folder}/manifest.json does not list "
                            f"{', '.join(missing) or 'the bm25/ files'}: {fix}")
@@ -210,6 +221,7 @@ def load_index(folder: Path, model_name: str, fingerprint: str) -> IndexData:
         faiss_index = faiss.read_index(str(folder / "faiss.index"), faiss.IO_FLAG_MMAP)
         lexical = LexicalIndex.load(folder / "bm25")
         clusters = json.loads((folder / "clusters.json").read_text(encoding="utf-8"))
+        sentences = Sentences.load(folder, len(chunks), manifest.get("dim"))
     except (OSError, ValueError, TypeError, RuntimeError) as error:
         raise IndexDamaged(f"index in {folder} is damaged ({error}): "
                            f"rebuild it with `assistant index --index {folder.parent}`") from None
@@ -220,7 +232,8 @@ def load_index(folder: Path, model_name: str, fingerprint: str) -> IndexData:
             or len(keys) != len(chunks) or not chunks_fit(chunks, articles):
         raise IndexDamaged(f"index in {folder} has counts that disagree with its manifest: "
                            f"rebuild it with `assistant index --index {folder.parent}`")
-    return IndexData(manifest, articles, chunks, keys, vectors, faiss_index, lexical, clusters)
+    return IndexData(manifest, articles, chunks, keys, vectors, faiss_index, lexical, sentences,
+                     clusters)
 
 
 def chunks_fit(chunks: np.ndarray, articles: list[Article]) -> bool:
@@ -240,7 +253,7 @@ def chunks_fit(chunks: np.ndarray, articles: list[Article]) -> bool:
 class Reusable:
     """What a rebuild takes from the index in service instead of computing it again."""
 
-    vectors: dict[bytes, np.ndarray] = field(default_factory=dict)  # chunk key -> vector
+    vectors: dict[bytes, np.ndarray] = field(default_factory=dict)  # text key -> vector
     tokens: dict[bytes, list[str]] = field(default_factory=dict)  # chunk key -> BM25 tokens
     spans: dict[bytes, list[tuple[int, int]]] = field(default_factory=dict)  # article key -> chunks
 
@@ -263,6 +276,14 @@ def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) ->
             vectors = array("vectors.npy")
             if len(vectors) == len(keys):
                 reuse.vectors = dict(zip(keys, vectors))
+            if SENTENCE_KEYS in manifest["files"]:  # from format 3 on
+                known = array(SENTENCE_KEYS).tolist()
+                vectors = array(SENTENCE_VECTORS).astype(np.float32)
+                if len(vectors) == len(known):
+                    # A sentence that is also a chunk's text keeps the chunk's float32
+                    # vector, as in a fresh build.
+                    for key, vector in zip(known, vectors):
+                        reuse.vectors.setdefault(key, vector)
         if manifest.get("chunking") == chunking:
             reuse.spans = spans_by_article(array("chunks.npy"), array("article_keys.npy"))
         if manifest.get("tokenizer") == TOKENIZER_VERSION:

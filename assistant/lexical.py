@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 
 import numpy as np
+
+from .disk_array import DiskArray
 
 STOPWORDS = frozenset("""
 a an and are as at be been but by did do does for from had has have he her his how i if in
@@ -91,7 +92,7 @@ class LexicalIndex:
             raise ValueError(f"{folder}/{PARAMS}: BM25 variant {params.get('method')!r} "
                              "is not the 'lucene' one this index is scored with")
         vocab = json.loads((folder / VOCAB).read_text(encoding="utf-8"))
-        columns = Columns(OnDisk(folder / DATA), OnDisk(folder / INDICES),
+        columns = Columns(DiskArray(folder / DATA), DiskArray(folder / INDICES),
                           np.load(folder / INDPTR, allow_pickle=False))
         return cls(vocab, columns, int(params["num_docs"]))
 
@@ -109,12 +110,35 @@ class LexicalIndex:
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for `query` (zeros where no query word occurs); a
         word asked twice counts twice, as in bm25s."""
-        words = [self.vocab[t] for t in tokenize(query) if t in self.vocab]
+        words = self.word_ids(query)
         if not words:
             return np.zeros(self.num_docs, dtype=np.float32)
         docs, weights = zip(*(self.columns.column(word) for word in words))
         return np.bincount(np.concatenate(docs), np.concatenate(weights),
                            minlength=self.num_docs).astype(np.float32)
+
+    def word_ids(self, query: str) -> list[int]:
+        return [self.vocab[t] for t in tokenize(query) if t in self.vocab]
+
+    def top(self, query: str, k: int, allowed: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+        """The k best chunks for `query` among `allowed` (None: all), with a positive
+        score: (ids, scores), best first, ties by lower id."""
+        scores = self.scores(query)
+        if allowed is not None:
+            ids = allowed[scores[allowed] > 0]
+        else:
+            ids = np.flatnonzero(scores > 0)
+        return best(ids, scores[ids], k)
+
+
+def best(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k highest scores and their ids, ties by lower id."""
+    if len(ids) > k:  # keep the k best (and ties with the k-th) before sorting
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+        ids, scores = ids[scores >= kth], scores[scores >= kth]
+    order = np.lexsort((ids, -scores))[:k]
+    return ids[order], scores[order]
 
 
 @dataclass(frozen=True)
@@ -122,33 +146,11 @@ class Columns:
     """A CSC matrix of BM25 scores: column w lists the documents holding word w
     (indices[indptr[w]:indptr[w + 1]]) and their scores (data[...])."""
 
-    data: "np.ndarray | OnDisk"
-    indices: "np.ndarray | OnDisk"
+    data: "np.ndarray | DiskArray"
+    indices: "np.ndarray | DiskArray"
     indptr: np.ndarray
 
     def column(self, word: int) -> tuple[np.ndarray, np.ndarray]:
         start, end = int(self.indptr[word]), int(self.indptr[word + 1])
         return self.indices[start:end], self.data[start:end]
 
-
-class OnDisk:
-    """A saved one-dimensional array whose slices are read with pread, not mapped: a
-    mapping would keep every page a query touched resident in the server, and the kernel
-    maps neighbouring pages along with each one read."""
-
-    def __init__(self, path: Path):
-        header = np.load(path, mmap_mode="r", allow_pickle=False)  # reads the header only
-        if header.ndim != 1:
-            raise ValueError(f"{path} holds a {header.ndim}-dimensional array, not a list")
-        self.dtype, self.length, self.offset = header.dtype, len(header), header.offset
-        del header
-        self.file = open(path, "rb")  # closed when the index is dropped
-
-    def __getitem__(self, part: slice) -> np.ndarray:
-        start, stop, _ = part.indices(self.length)
-        size = self.dtype.itemsize
-        count = max(stop - start, 0)
-        raw = os.pread(self.file.fileno(), count * size, self.offset + start * size)
-        if len(raw) != count * size:
-            raise OSError(f"{self.file.name} is shorter than its header says")
-        return np.frombuffer(raw, dtype=self.dtype)

@@ -24,6 +24,7 @@ from .index import (FORMAT_VERSION, IndexData, Reusable, load_index, make_faiss_
                     reusable, save_index, text_key)
 from .lexical import TOKENIZER_VERSION, LexicalIndex, tokenize
 from .retrieve import DateWindow, retrieve
+from .sentences import Sentences, cut as cut_sentences
 from .timeline import is_timeline_question
 from .types import Answer, Article, Chunk, Hit, Problem
 
@@ -74,6 +75,8 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
         reuse = previous_work(index_dir, embedder, settings)
         rows, texts = chunk_all(articles, settings, reuse.spans)
         keys = np.array([text_key(t) for t in texts], dtype="S20")
+        offsets, spans, quotes = cut_sentences(articles, rows)
+        quote_keys = np.array([text_key(q) for q in quotes], dtype="S20")
         if cache:
             reuse.vectors.update(cache.load())
         # Near duplicates and BM25 are Python and numpy work; they run while the model embeds
@@ -83,10 +86,13 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
             clusters = pool.submit(story_clusters, articles)
             lexical = pool.submit(LexicalIndex.build, [reuse.tokens.get(key) or tokenize(text)
                                                        for key, text in zip(keys.tolist(), texts)])
-            vectors, missing = embed_reusing(texts, keys, reuse.vectors, embedder, progress)
+            vectors, missing = embed_reusing(texts + quotes, np.concatenate([keys, quote_keys]),
+                                             reuse.vectors, embedder, progress)
             clusters, lexical = clusters.result(), lexical.result()
         if cache:
-            cache.add(keys[missing], vectors[missing])
+            cache.add(np.concatenate([keys, quote_keys])[missing], vectors[missing])
+        sentences = Sentences(offsets, spans, vectors[len(texts):], quote_keys)
+        vectors = vectors[:len(texts)]
         manifest = {
             "format_version": FORMAT_VERSION,
             "model": {"name": embedder.name, "fingerprint": embedder.fingerprint,
@@ -102,10 +108,11 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
             "problems": [str(p) for p in problems],
         }
         data = IndexData(manifest, articles, np.array(rows, dtype=np.int64).reshape(-1, 3), keys,
-                         vectors, make_faiss_index(vectors), lexical, clusters)
+                         vectors, make_faiss_index(vectors), lexical, sentences, clusters)
         with store.new_version(index_dir) as folder:
             save_index(folder, data)
-    return BuildSummary(len(articles), len(rows), len(missing), tuple(problems),
+    embedded = sum(1 for i in missing if i < len(texts))
+    return BuildSummary(len(articles), len(rows), embedded, tuple(problems),
                         time.monotonic() - started, store.current_name(index_dir) or "")
 
 
@@ -149,17 +156,22 @@ def chunk_all(articles: list[Article], settings: ChunkSettings,
 
 def embed_reusing(texts: list[str], keys: np.ndarray, known: dict[bytes, np.ndarray],
                   embedder: Embedder, progress: bool) -> tuple[np.ndarray, list[int]]:
-    """Vectors for all texts, embedding only those whose key is not in `known`; also
-    returns the positions that were embedded."""
+    """Vectors for all texts, embedding only those whose key is not in `known`, each
+    distinct text once; also returns the positions that were embedded."""
     vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    missing = []
+    missing, first, copies = [], {}, []
     for i, key in enumerate(keys.tolist()):
         if key in known:
             vectors[i] = known[key]
+        elif key in first:
+            copies.append((i, first[key]))
         else:
+            first[key] = i
             missing.append(i)
     if missing:
         vectors[missing] = embedder.embed([texts[i] for i in missing], progress=progress)
+    for i, same in copies:
+        vectors[i] = vectors[same]
     return vectors, missing
 
 
@@ -233,11 +245,11 @@ class Assistant:
             digest = news.window_digest(data, narrowed, question, news.TIMELINE_QUOTES)
             return replace(digest, searched=searched, window=news.window_json(when))
         query_vector = embed([searched])[0]
-        hits, result = respond(data, embed, query_vector, searched, wanted, narrowed, method)
+        hits, result = respond(data, query_vector, searched, wanted, narrowed, method)
         if when and not hits:  # the date may name the event, not its coverage: ask it whole
             when, searched = None, question
             query_vector = embed([searched])[0]
-            hits, result = respond(data, embed, query_vector, searched, wanted, window, method)
+            hits, result = respond(data, query_vector, searched, wanted, window, method)
         result = news.with_copies(result, data, hits)
         result = news.as_timeline(result, data, k=wanted) if timeline else \
             news.newer_coverage(result, data, hits, narrowed if when else window)
@@ -259,8 +271,8 @@ def ranked_articles(data: IndexData, hits: list[Hit]) -> list[str]:
     return list(dict.fromkeys(data.article_of(h.chunk_id).id for h in hits))
 
 
-def respond(data: IndexData, embed, query_vector: np.ndarray, question: str, k: int = 3,
+def respond(data: IndexData, query_vector: np.ndarray, question: str, k: int = 3,
             window: DateWindow = DateWindow(), method: str = "hybrid") -> tuple[list[Hit], Answer]:
     """Retrieve, then quote: the ranked chunks and the answer made from them."""
     hits = retrieve(data, query_vector, question, window=window, method=method)
-    return hits, answer(data, embed, query_vector, question, hits, k=k)
+    return hits, answer(data, query_vector, question, hits, k=k)

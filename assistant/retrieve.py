@@ -6,7 +6,7 @@ from datetime import date as Date
 
 import numpy as np
 
-from .article_file import article_dates
+from .article_file import article_days
 from .index import IndexData
 from .types import Hit
 
@@ -39,8 +39,13 @@ def allowed_chunks(data: IndexData, window: DateWindow) -> np.ndarray | None:
     """Chunk ids inside the window; undated articles are kept. None means all."""
     if not window:
         return None
-    keep = np.array([date is None or window.holds(date) for date in article_dates(data.articles)],
-                    dtype=bool)
+    days = article_days(data.articles)
+    inside = np.ones(len(days), dtype=bool)
+    if window.since:
+        inside &= days >= np.datetime64(window.since, "D")
+    if window.last:
+        inside &= days <= np.datetime64(window.last, "D")
+    keep = inside | np.isnat(days)  # NaT compares False: undated ones are kept here
     return np.flatnonzero(keep[data.chunks[:, 0]])
 
 
@@ -54,17 +59,8 @@ def rank_fuse(*rankings: list[Hit]) -> list[Hit]:
 
 
 def lexical_search(data: IndexData, question: str, k: int, allowed: np.ndarray | None) -> list[Hit]:
-    scores = data.lexical.scores(question)
-    if allowed is not None:
-        mask = np.full(scores.shape, -1.0, dtype=np.float32)
-        mask[allowed] = scores[allowed]
-        scores = mask
-    matched = np.flatnonzero(scores > 0)
-    if len(matched) > k:  # keep the k best (and ties with the k-th) before sorting
-        kth = np.partition(scores[matched], len(matched) - k)[len(matched) - k]
-        matched = matched[scores[matched] >= kth]
-    top = matched[np.argsort(-scores[matched], kind="stable")[:k]]
-    return [Hit(int(i), float(scores[i])) for i in top]
+    ids, scores = data.lexical.top(question, k, allowed)
+    return [Hit(int(i), float(s)) for i, s in zip(ids, scores)]
 
 
 HALF_LIFE_DAYS = 60.0

@@ -1,6 +1,7 @@
 """The extractive answerer: every quote is exact article text; weak matches are declined."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from assistant.errors import BadQuestion
@@ -42,9 +43,9 @@ def test_found_follows_the_threshold(assistant):
     question = "wheat harvest prices"
     q = embed.embed_one(question)
     hits = retrieve(data, q, question)
-    best = answer(data, embed.embed, q, question, hits, threshold=-10).snippets[0].score
-    assert answer(data, embed.embed, q, question, hits, threshold=best - 1e-6).found
-    declined = answer(data, embed.embed, q, question, hits, threshold=best + 1e-6)
+    best = answer(data, q, question, hits, threshold=-10).snippets[0].score
+    assert answer(data, q, question, hits, threshold=best - 1e-6).found
+    declined = answer(data, q, question, hits, threshold=best + 1e-6)
     assert not declined.found and declined.snippets == () and declined.nearest
 
 
@@ -83,7 +84,8 @@ def test_date_window_limits_the_articles_quoted(assistant):
                                     and (not window.last or date <= window.last))
 
 
-def test_only_the_best_sentences_by_cheap_evidence_are_embedded(assistant, monkeypatch):
+def test_an_answer_embeds_only_the_question_and_reads_the_best_sentences_closely(
+        assistant, monkeypatch):
     import assistant.answer as answer_module
 
     monkeypatch.setattr(answer_module, "MAX_EMBEDDED", 2)
@@ -91,9 +93,22 @@ def test_only_the_best_sentences_by_cheap_evidence_are_embedded(assistant, monke
     real_embed = assistant.embedder.embed
 
     def counting(texts, progress=False):
-        embedded.append(len(texts))
+        embedded.append(list(texts))
         return real_embed(texts)
 
-    result = assistant.ask("SCO membership applications Iran", k=5, embed=counting)
-    assert embedded[1:] == [2]  # after the question itself, two sentences
+    question = "SCO membership applications Iran"
+    result = assistant.ask(question, k=5, embed=counting)
+    assert embedded == [[question]]  # the sentences' vectors come from the index
     assert 1 <= len(result.snippets + result.nearest) <= 2
+
+
+def test_each_chunks_sentences_lie_inside_it_and_carry_their_own_vector(assistant):
+    data, embedder = assistant.data, assistant.embedder
+    for chunk_id in range(len(data.chunks)):
+        row, start, end = (int(x) for x in data.chunks[chunk_id])
+        text = data.articles[row].text
+        first, spans = data.sentences.of_chunk(chunk_id)
+        assert len(spans) and start <= spans[0][0] and spans[-1][1] <= end
+        vectors = data.sentences.vectors_of(list(range(first, first + len(spans))))
+        expected = embedder.embed([text[s:e] for s, e in spans.tolist()])
+        assert np.allclose(vectors, expected, atol=1e-3)

@@ -54,13 +54,18 @@ def test_round_trip_keeps_articles_chunks_and_vectors(built, small_archive, fake
     assert np.allclose(np.linalg.norm(data.vectors, axis=1), 1.0, atol=1e-5)
 
 
-def test_rebuild_reuses_vectors_of_unchanged_chunks(tmp_path, small_archive, fake_embedder):
+def test_rebuild_reuses_vectors_of_unchanged_chunks_and_sentences(tmp_path, small_archive,
+                                                                  fake_embedder, monkeypatch):
     index_dir = tmp_path / "index"
     first = rebuild([small_archive], index_dir, fake_embedder)
     (small_archive / "new.txt").write_text("Late news\n\nA new article arrived today.")
+    embedded = []
+    monkeypatch.setattr(fake_embedder, "embed", lambda texts, progress=False: embedded.extend(
+        texts) or FakeEmbedder.embed(fake_embedder, texts))
     second = rebuild([small_archive], index_dir, fake_embedder)
     assert (first.embedded, second.embedded) == (first.chunks, 1)
     assert second.chunks == first.chunks + 1
+    assert embedded == ["Late news\nA new article arrived today.", "A new article arrived today."]
 
 
 def count_work(monkeypatch) -> tuple[list[str], list[str]]:
@@ -92,6 +97,10 @@ def test_a_rebuild_cuts_and_tokenises_only_new_articles_and_equals_a_fresh_build
     fresh = load(tmp_path / "fresh")
     assert np.array_equal(incremental.chunks, fresh.chunks)
     assert np.array_equal(incremental.keys, fresh.keys)
+    rows = len(incremental.sentences.spans)
+    for name in ("offsets", "spans", "vectors"):
+        assert np.array_equal(getattr(incremental.sentences, name)[:rows + 1],
+                              getattr(fresh.sentences, name)[:rows + 1])
     for query in ("bridge reopened Monday", "CSTO secretary general", "late news article"):
         assert np.allclose(incremental.lexical.scores(query), fresh.lexical.scores(query))
 

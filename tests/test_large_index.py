@@ -23,7 +23,7 @@ def clustered(count: int, dim: int = 32, seed: int = 0) -> np.ndarray:
 def data_over(vectors: np.ndarray, exact_below: int) -> IndexData:
     chunks = np.zeros((len(vectors), 3), dtype=np.int64)
     return IndexData({}, [], chunks, np.zeros(len(vectors), "S20"), vectors,
-                     make_faiss_index(vectors, exact_below), None)
+                     make_faiss_index(vectors, exact_below), None, None)
 
 
 def exact_top(vectors, query, k, allowed=None):

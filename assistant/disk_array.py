@@ -1,0 +1,41 @@
+"""A saved .npy array read a few rows at a time with pread, never mapped.
+
+A server asks each index file for a few rows a question. Mapped, every page it touched
+would stay resident in the server (and the kernel maps neighbouring pages along with
+each one read): at a million chunks that was most of the server's memory.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+class DiskArray:
+    """Rows of a saved array, read on demand: `array[start:stop]` as for a numpy array,
+    whose other operations it does not offer."""
+
+    def __init__(self, path: Path):
+        header = np.load(path, mmap_mode="r", allow_pickle=False)  # reads the header only
+        if header.ndim == 0 or header.dtype.hasobject:
+            raise ValueError(f"{path} does not hold an array of rows")
+        self.dtype, self.shape, self.offset = header.dtype, header.shape, header.offset
+        del header
+        self.row_bytes = self.dtype.itemsize * int(np.prod(self.shape[1:], dtype=np.int64))
+        self.file = open(path, "rb")  # closed when the index holding it is dropped
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        if not isinstance(rows, slice) or rows.step not in (None, 1):
+            raise TypeError("a DiskArray reads contiguous rows: array[start:stop]")
+        start, stop, _ = rows.indices(len(self))
+        count = max(stop - start, 0)
+        raw = os.pread(self.file.fileno(), count * self.row_bytes,
+                       self.offset + start * self.row_bytes)
+        if len(raw) != count * self.row_bytes:
+            raise OSError(f"{self.file.name} is shorter than its header says")
+        return np.frombuffer(raw, dtype=self.dtype).reshape((count, *self.shape[1:]))
+

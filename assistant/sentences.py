@@ -1,0 +1,94 @@
+"""The sentences an answer may quote from each chunk, embedded when the index is built.
+
+An answer scores the sentences of its top chunks by their cosine to the question.
+Embedding them at question time cost about twenty question embeddings an answer; with
+their vectors in the index it is a dot product. Saved per chunk, in chunk order:
+
+    sentence_offsets.npy  (chunks + 1,) int64  chunk i's sentences: rows offsets[i]:offsets[i+1]
+    sentences.npy         (rows, 2) int64      start, end in the article's text
+    sentence_keys.npy     (rows,) S20          text keys: the next rebuild reuses the vectors
+    sentence_vectors.npy  (rows, dim) float16  unit vectors; float16 halves the disk and
+                                               moves a cosine by about 1e-4
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .chunking import sentence_spans
+from .disk_array import DiskArray
+from .types import Article
+
+MIN_QUOTE_CHARS = 60  # a shorter sentence takes its neighbour along for context
+OFFSETS, SPANS, KEYS, VECTORS = ("sentence_offsets.npy", "sentences.npy", "sentence_keys.npy",
+                                 "sentence_vectors.npy")
+FILES = (OFFSETS, SPANS, KEYS, VECTORS)
+
+
+def quote_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The sentences of the chunk `text[start:end]` as quotable spans: a very short one
+    ('He agreed.') is joined with the one after it."""
+    spans = sentence_spans(text, start, end)
+    widened = []
+    for i, (s, e) in enumerate(spans):
+        if e - s < MIN_QUOTE_CHARS and i + 1 < len(spans):
+            e = spans[i + 1][1]
+        widened.append((s, e))
+    return widened
+
+
+def cut(articles: Sequence[Article], rows: list[tuple[int, int, int]]
+        ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Offsets and spans (as saved) of every chunk's sentences, and their texts to embed;
+    a chunk row is (article row, start, end)."""
+    offsets, spans, quotes = [0], [], []
+    for row, start, end in rows:
+        text = articles[row].text
+        for s, e in quote_spans(text, start, end):
+            spans.append((s, e))
+            quotes.append(text[s:e])
+        offsets.append(len(spans))
+    return (np.array(offsets, dtype=np.int64), np.array(spans, dtype=np.int64).reshape(-1, 2),
+            quotes)
+
+
+@dataclass
+class Sentences:
+    """Every chunk's quotable sentences and their vectors; in memory after a build, read
+    from disk a chunk at a time once loaded."""
+
+    offsets: "np.ndarray | DiskArray"
+    spans: "np.ndarray | DiskArray"
+    vectors: "np.ndarray | DiskArray"
+    keys: np.ndarray | None = None  # only a build holds them (for save)
+
+    def __post_init__(self):
+        if isinstance(self.vectors, np.ndarray):
+            self.vectors = self.vectors.astype(np.float16, copy=False)
+
+    def of_chunk(self, chunk_id: int) -> tuple[int, np.ndarray]:
+        """The first row of the chunk's sentences, and their (start, end) spans."""
+        first, last = (int(x) for x in self.offsets[chunk_id:chunk_id + 2])
+        return first, self.spans[first:last]
+
+    def vectors_of(self, rows: list[int]) -> np.ndarray:
+        """The sentences' unit vectors, float32, one row per sentence row given."""
+        if not rows:
+            return np.zeros((0, self.vectors.shape[1]), dtype=np.float32)
+        return np.concatenate([self.vectors[r:r + 1] for r in rows]).astype(np.float32)
+
+    def save(self, folder: Path) -> None:
+        for name, array in zip(FILES, (self.offsets, self.spans, self.keys, self.vectors)):
+            np.save(folder / name, array, allow_pickle=False)
+
+    @classmethod
+    def load(cls, folder: Path, chunks: int, dim: int) -> "Sentences":
+        """The saved sentences, left on disk; ValueError if their shapes disagree."""
+        offsets, spans, vectors = (DiskArray(folder / name) for name in (OFFSETS, SPANS, VECTORS))
+        if len(offsets) != chunks + 1 or spans.shape != (int(offsets[-1:][0]), 2) \
+                or vectors.shape != (len(spans), dim):
+            raise ValueError(f"the sentence files in {folder} disagree with the chunks")
+        return cls(offsets, spans, vectors)
