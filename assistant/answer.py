@@ -23,7 +23,7 @@ RANK_WEIGHT = 0.15
 NOVELTY_WEIGHT = 0.3  # names and numbers the question does not already hold
 FOUND_THRESHOLD = 0.9  # best quote score below this: the archive does not answer (calibrated)
 CHUNKS_READ = 8  # how many top chunks the answerer reads sentence by sentence
-MAX_EMBEDDED = 24  # of their sentences, how many are read closely (best by cheap evidence)
+CLOSELY_READ = 24  # of their sentences, how many get the cosine term (best by cheap evidence)
 PER_ARTICLE = 1  # quotes from one article at most
 
 
@@ -58,14 +58,14 @@ def keyword_share(question_terms: set[str], sentence: str) -> float:
 def score_sentences(data: IndexData, query_vector: np.ndarray, question: str,
                     candidates: list[Candidate]) -> np.ndarray:
     """Cheap evidence (keywords, rank, new names) for every sentence, plus the cosine to
-    the question for the MAX_EMBEDDED best of them; the rest score -inf."""
+    the question for the CLOSELY_READ best of them; the rest score -inf."""
     texts = [data.article_of(c.chunk_id).text[c.start:c.end] for c in candidates]
     terms = set(tokenize(question))
     keywords = np.array([keyword_share(terms, t) for t in texts])
     ranks = np.array([1.0 / (1 + c.rank) for c in candidates])
     novelty = np.array([new_names(question, t) for t in texts])
     scores = KEYWORD_WEIGHT * keywords + RANK_WEIGHT * ranks + NOVELTY_WEIGHT * novelty
-    kept = np.argsort(-scores, kind="stable")[:MAX_EMBEDDED]
+    kept = np.argsort(-scores, kind="stable")[:CLOSELY_READ]
     total = np.full(len(texts), -np.inf)
     vectors = data.sentences.vectors_of([candidates[i].sentence for i in kept])
     total[kept] = scores[kept] + vectors @ query_vector.astype(np.float32)

@@ -88,7 +88,7 @@ def test_an_answer_embeds_only_the_question_and_reads_the_best_sentences_closely
         assistant, monkeypatch):
     import assistant.answer as answer_module
 
-    monkeypatch.setattr(answer_module, "MAX_EMBEDDED", 2)
+    monkeypatch.setattr(answer_module, "CLOSELY_READ", 2)
     embedded = []
     real_embed = assistant.embedder.embed
 
