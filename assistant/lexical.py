@@ -110,15 +110,12 @@ class LexicalIndex:
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for `query` (zeros where no query word occurs); a
         word asked twice counts twice, as in bm25s."""
-        words = self.word_ids(query)
+        words = [self.vocab[t] for t in tokenize(query) if t in self.vocab]
         if not words:
             return np.zeros(self.num_docs, dtype=np.float32)
         docs, weights = zip(*(self.columns.column(word) for word in words))
         return np.bincount(np.concatenate(docs), np.concatenate(weights),
                            minlength=self.num_docs).astype(np.float32)
-
-    def word_ids(self, query: str) -> list[int]:
-        return [self.vocab[t] for t in tokenize(query) if t in self.vocab]
 
     def top(self, query: str, k: int, allowed: np.ndarray | None = None
             ) -> tuple[np.ndarray, np.ndarray]:
@@ -153,4 +150,3 @@ class Columns:
     def column(self, word: int) -> tuple[np.ndarray, np.ndarray]:
         start, end = int(self.indptr[word]), int(self.indptr[word + 1])
         return self.indices[start:end], self.data[start:end]
-

@@ -77,6 +77,7 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
         keys = np.array([text_key(t) for t in texts], dtype="S20")
         offsets, spans, quotes = cut_sentences(articles, rows)
         quote_keys = np.array([text_key(q) for q in quotes], dtype="S20")
+        all_keys = np.concatenate([keys, quote_keys])
         if cache:
             reuse.vectors.update(cache.load())
         # Near duplicates and BM25 are Python and numpy work; they run while the model embeds
@@ -86,11 +87,11 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
             clusters = pool.submit(story_clusters, articles)
             lexical = pool.submit(LexicalIndex.build, [reuse.tokens.get(key) or tokenize(text)
                                                        for key, text in zip(keys.tolist(), texts)])
-            vectors, missing = embed_reusing(texts + quotes, np.concatenate([keys, quote_keys]),
-                                             reuse.vectors, embedder, progress)
+            vectors, new = embed_reusing(texts + quotes, all_keys, reuse.vectors, embedder,
+                                         progress)
             clusters, lexical = clusters.result(), lexical.result()
         if cache:
-            cache.add(np.concatenate([keys, quote_keys])[missing], vectors[missing])
+            cache.add(all_keys[new], vectors[new])
         sentences = Sentences(offsets, spans, vectors[len(texts):], quote_keys)
         vectors = vectors[:len(texts)]
         manifest = {
@@ -111,7 +112,7 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
                          vectors, make_faiss_index(vectors), lexical, sentences, clusters)
         with store.new_version(index_dir) as folder:
             save_index(folder, data)
-    embedded = sum(1 for i in missing if i < len(texts))
+    embedded = sum(1 for i in new if i < len(texts))
     return BuildSummary(len(articles), len(rows), embedded, tuple(problems),
                         time.monotonic() - started, store.current_name(index_dir) or "")
 
@@ -156,23 +157,21 @@ def chunk_all(articles: list[Article], settings: ChunkSettings,
 
 def embed_reusing(texts: list[str], keys: np.ndarray, known: dict[bytes, np.ndarray],
                   embedder: Embedder, progress: bool) -> tuple[np.ndarray, list[int]]:
-    """Vectors for all texts, embedding only those whose key is not in `known`, each
-    distinct text once; also returns the positions that were embedded."""
+    """Vectors for all texts, embedding those whose key is not in `known` (each distinct
+    text once); also returns the positions that were not known."""
     vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    missing, first, copies = [], {}, []
+    new, first = [], {}  # positions not known; key -> its first such position
     for i, key in enumerate(keys.tolist()):
         if key in known:
             vectors[i] = known[key]
-        elif key in first:
-            copies.append((i, first[key]))
         else:
-            first[key] = i
-            missing.append(i)
-    if missing:
-        vectors[missing] = embedder.embed([texts[i] for i in missing], progress=progress)
-    for i, same in copies:
-        vectors[i] = vectors[same]
-    return vectors, missing
+            new.append(i)
+            first.setdefault(key, i)
+    if first:
+        distinct = list(first.values())
+        vectors[distinct] = embedder.embed([texts[i] for i in distinct], progress=progress)
+        vectors[new] = vectors[[first[key] for key in keys[new].tolist()]]
+    return vectors, new
 
 
 def check_question(question: str) -> str:
