@@ -38,4 +38,3 @@ class DiskArray:
         if len(raw) != count * self.row_bytes:
             raise OSError(f"{self.file.name} is shorter than its header says")
         return np.frombuffer(raw, dtype=self.dtype).reshape((count, *self.shape[1:]))
-
