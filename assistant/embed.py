@@ -94,28 +94,15 @@ class Embedder:
     def dim(self) -> int:
         return 384
 
-    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        """Rows of unit length, one per text; inner product equals cosine similarity.
-        With `progress`, a bar counts the texts embedded."""
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Rows of unit length, one per text; inner product equals cosine similarity."""
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if not progress:
-            return normalise(self.encoder.encode(texts))
-        from tqdm import tqdm
-
-        parts = []
-        with tqdm(total=len(texts), unit="text", desc="embedding") as bar:
-            for start in range(0, len(texts), PROGRESS_STEP):
-                parts.append(self.encoder.encode(texts[start:start + PROGRESS_STEP]))
-                bar.update(len(parts[-1]))
-        return normalise(np.concatenate(parts))
+        return normalise(self.encoder.encode(texts))
 
     def embed_one(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
-
-
-PROGRESS_STEP = 256  # texts between progress bar updates
 
 
 class SentenceTransformerEncoder:

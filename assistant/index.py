@@ -253,7 +253,8 @@ def chunks_fit(chunks: np.ndarray, articles: list[Article]) -> bool:
 class Reusable:
     """What a rebuild takes from the index in service instead of computing it again."""
 
-    vectors: dict[bytes, np.ndarray] = field(default_factory=dict)  # text key -> vector
+    vectors: dict[bytes, np.ndarray] = field(default_factory=dict)  # chunk key -> vector
+    sentence_vectors: dict[bytes, np.ndarray] = field(default_factory=dict)  # float16
     tokens: dict[bytes, list[str]] = field(default_factory=dict)  # chunk key -> BM25 tokens
     spans: dict[bytes, list[tuple[int, int]]] = field(default_factory=dict)  # article key -> chunks
 
@@ -277,13 +278,9 @@ def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) ->
             if len(vectors) == len(keys):
                 reuse.vectors = dict(zip(keys, vectors))
             if SENTENCE_KEYS in manifest["files"]:  # from format 3 on
-                known = array(SENTENCE_KEYS).tolist()
-                vectors = array(SENTENCE_VECTORS).astype(np.float32)
+                known, vectors = array(SENTENCE_KEYS).tolist(), array(SENTENCE_VECTORS)
                 if len(vectors) == len(known):
-                    # A sentence that is also a chunk's text keeps the chunk's float32
-                    # vector, as in a fresh build.
-                    for key, vector in zip(known, vectors):
-                        reuse.vectors.setdefault(key, vector)
+                    reuse.sentence_vectors = dict(zip(known, vectors))
         if manifest.get("chunking") == chunking:
             reuse.spans = spans_by_article(array("chunks.npy"), array("article_keys.npy"))
         if manifest.get("tokenizer") == TOKENIZER_VERSION:

@@ -77,9 +77,10 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
         keys = np.array([text_key(t) for t in texts], dtype="S20")
         offsets, spans, quotes = cut_sentences(articles, rows)
         quote_keys = np.array([text_key(q) for q in quotes], dtype="S20")
-        all_keys = np.concatenate([keys, quote_keys])
         if cache:
-            reuse.vectors.update(cache.load())
+            cached = cache.load()
+            reuse.vectors.update(cached)
+            reuse.sentence_vectors.update(cached)
         # Near duplicates and BM25 are Python and numpy work; they run while the model embeds
         # on its own threads (OpenVINO releases the GIL), so a rebuild that embeds little
         # is not also held up by them.
@@ -87,13 +88,16 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
             clusters = pool.submit(story_clusters, articles)
             lexical = pool.submit(LexicalIndex.build, [reuse.tokens.get(key) or tokenize(text)
                                                        for key, text in zip(keys.tolist(), texts)])
-            vectors, new = embed_reusing(texts + quotes, all_keys, reuse.vectors, embedder,
-                                         progress)
+            vectors, new = embed_reusing(texts, keys, reuse.vectors, embedder,
+                                         "chunks" if progress else None)
+            quote_vectors, new_quotes = embed_reusing(quotes, quote_keys, reuse.sentence_vectors,
+                                                      embedder, "sentences" if progress else None,
+                                                      dtype=np.float16)
             clusters, lexical = clusters.result(), lexical.result()
         if cache:
-            cache.add(all_keys[new], vectors[new])
-        sentences = Sentences(offsets, spans, vectors[len(texts):], quote_keys)
-        vectors = vectors[:len(texts)]
+            cache.add(keys[new], vectors[new])
+            cache.add(quote_keys[new_quotes], quote_vectors[new_quotes])
+        sentences = Sentences(offsets, spans, quote_vectors, quote_keys)
         manifest = {
             "format_version": FORMAT_VERSION,
             "model": {"name": embedder.name, "fingerprint": embedder.fingerprint,
@@ -112,8 +116,7 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
                          vectors, make_faiss_index(vectors), lexical, sentences, clusters)
         with store.new_version(index_dir) as folder:
             save_index(folder, data)
-    embedded = sum(1 for i in new if i < len(texts))
-    return BuildSummary(len(articles), len(rows), embedded, tuple(problems),
+    return BuildSummary(len(articles), len(rows), len(new), tuple(problems),
                         time.monotonic() - started, store.current_name(index_dir) or "")
 
 
@@ -155,11 +158,18 @@ def chunk_all(articles: list[Article], settings: ChunkSettings,
     return rows, texts
 
 
+EMBED_BLOCK = 2048  # texts embedded at a time (their float32 vectors are held only meanwhile)
+
+
 def embed_reusing(texts: list[str], keys: np.ndarray, known: dict[bytes, np.ndarray],
-                  embedder: Embedder, progress: bool) -> tuple[np.ndarray, list[int]]:
-    """Vectors for all texts, embedding those whose key is not in `known` (each distinct
-    text once); also returns the positions that were not known."""
-    vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+                  embedder: Embedder, progress: str | None, dtype=np.float32
+                  ) -> tuple[np.ndarray, list[int]]:
+    """Vectors for all texts, as `dtype`, embedding those whose key is not in `known`
+    (each distinct text once, a block at a time); also returns the positions that were
+    not known. `progress` names the texts on a progress bar (None: no bar)."""
+    from tqdm import tqdm
+
+    vectors = np.zeros((len(texts), embedder.dim), dtype=dtype)
     new, first = [], {}  # positions not known; key -> its first such position
     for i, key in enumerate(keys.tolist()):
         if key in known:
@@ -167,9 +177,14 @@ def embed_reusing(texts: list[str], keys: np.ndarray, known: dict[bytes, np.ndar
         else:
             new.append(i)
             first.setdefault(key, i)
-    if first:
-        distinct = list(first.values())
-        vectors[distinct] = embedder.embed([texts[i] for i in distinct], progress=progress)
+    distinct = list(first.values())
+    with tqdm(total=len(distinct), unit="text", desc=f"embedding {progress}",
+              disable=progress is None or not distinct) as bar:
+        for start in range(0, len(distinct), EMBED_BLOCK):
+            block = distinct[start:start + EMBED_BLOCK]
+            vectors[block] = embedder.embed([texts[i] for i in block])
+            bar.update(len(block))
+    if new:
         vectors[new] = vectors[[first[key] for key in keys[new].tolist()]]
     return vectors, new
 
