@@ -16,7 +16,8 @@ ABBREVIATIONS = {
 }
 
 
-SPLITTER_VERSION = 1  # bump whenever sentence_spans() or chunk_article() cut differently
+# Bump whenever sentence_spans(), chunk_article() or sentences.quote_spans() cut differently.
+SPLITTER_VERSION = 1
 
 
 @dataclass(frozen=True)

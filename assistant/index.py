@@ -26,7 +26,8 @@ from .article_file import ArticleFile, text_lengths
 from .errors import IndexDamaged, IndexMismatch
 from .lexical import OFFSETS, TOKENIZER_VERSION, TOKENS, VOCAB, LexicalIndex
 from .sentences import FILES as SENTENCE_FILES, KEYS as SENTENCE_KEYS, Sentences
-from .sentences import VECTORS as SENTENCE_VECTORS
+from .sentences import OFFSETS as SENTENCE_OFFSETS, SPANS as SENTENCE_SPANS
+from .sentences import VECTORS as SENTENCE_VECTORS, by_article as quotes_by_article
 from .types import Article, Chunk, Hit
 
 FORMAT_VERSION = 3  # 2: clusters.json; 3: sentence vectors
@@ -257,6 +258,7 @@ class Reusable:
     sentence_vectors: dict[bytes, np.ndarray] = field(default_factory=dict)  # float16
     tokens: dict[bytes, list[str]] = field(default_factory=dict)  # chunk key -> BM25 tokens
     spans: dict[bytes, list[tuple[int, int]]] = field(default_factory=dict)  # article key -> chunks
+    quotes: dict[bytes, tuple] = field(default_factory=dict)  # article key -> sentences.cut's
 
 
 def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) -> Reusable:
@@ -282,7 +284,11 @@ def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) ->
                 if len(vectors) == len(known):
                     reuse.sentence_vectors = dict(zip(known, vectors))
         if manifest.get("chunking") == chunking:
-            reuse.spans = spans_by_article(array("chunks.npy"), array("article_keys.npy"))
+            chunks, article_keys = array("chunks.npy"), array("article_keys.npy")
+            reuse.spans = spans_by_article(chunks, article_keys)
+            if SENTENCE_KEYS in manifest["files"]:
+                reuse.quotes = quotes_by_article(chunks, article_keys, *(
+                    array(name) for name in (SENTENCE_OFFSETS, SENTENCE_SPANS, SENTENCE_KEYS)))
         if manifest.get("tokenizer") == TOKENIZER_VERSION:
             for name in (TOKENS, OFFSETS, VOCAB):
                 verified(folder, manifest, f"bm25/{name}")

@@ -73,10 +73,11 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
     started = time.monotonic() if started is None else started
     with store.writer_lock(index_dir):
         reuse = previous_work(index_dir, embedder, settings)
-        rows, texts = chunk_all(articles, settings, reuse.spans)
+        article_keys = [text_key(a.text) for a in articles]
+        rows, texts = chunk_all(articles, settings, reuse.spans, article_keys)
         keys = np.array([text_key(t) for t in texts], dtype="S20")
-        offsets, spans, quotes = cut_sentences(articles, rows)
-        quote_keys = np.array([text_key(q) for q in quotes], dtype="S20")
+        offsets, spans, quotes, quote_keys = cut_sentences(articles, rows, text_key, article_keys,
+                                                           reuse.quotes)
         if cache:
             cached = cache.load()
             reuse.vectors.update(cached)
@@ -144,12 +145,13 @@ def previous_work(index_dir: Path, embedder: Embedder, settings: ChunkSettings) 
 
 
 def chunk_all(articles: list[Article], settings: ChunkSettings,
-              known: dict[bytes, list[tuple[int, int]]]) -> tuple[list, list[str]]:
+              known: dict[bytes, list[tuple[int, int]]], article_keys: list[bytes]
+              ) -> tuple[list, list[str]]:
     """(article_row, start, end) rows and embedding texts of every chunk; an article whose
     text is in `known` keeps the chunks it had, without cutting it again."""
     rows, texts = [], []
     for row, article in enumerate(articles):
-        spans = known.get(text_key(article.text))
+        spans = known.get(article_keys[row])
         chunks = ([Chunk(article.id, s, e) for s, e in spans] if spans
                   else chunk_article(article, settings))
         for chunk in chunks:

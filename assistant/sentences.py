@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,9 @@ from .chunking import sentence_spans
 from .disk_array import DiskArray
 from .types import Article
 
-MIN_QUOTE_CHARS = 60  # a shorter sentence takes its neighbour along for context
+# A shorter sentence takes its neighbour along. Changing this changes the spans an index
+# keeps: bump chunking.SPLITTER_VERSION, so that rebuilds cut sentences anew.
+MIN_QUOTE_CHARS = 60
 OFFSETS, SPANS, KEYS, VECTORS = ("sentence_offsets.npy", "sentences.npy", "sentence_keys.npy",
                                  "sentence_vectors.npy")
 FILES = (OFFSETS, SPANS, KEYS, VECTORS)
@@ -40,19 +44,49 @@ def quote_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return widened
 
 
-def cut(articles: Sequence[Article], rows: list[tuple[int, int, int]]
-        ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Offsets and spans (as saved) of every chunk's sentences, and their texts to embed;
-    a chunk row is (article row, start, end)."""
-    offsets, spans, quotes = [0], [], []
-    for row, start, end in rows:
-        text = articles[row].text
-        for s, e in quote_spans(text, start, end):
-            spans.append((s, e))
-            quotes.append(text[s:e])
-        offsets.append(len(spans))
+def cut(articles: Sequence[Article], rows: list[tuple[int, int, int]], key_of,
+        article_keys: list[bytes], known: dict[bytes, tuple] | None = None
+        ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+    """Offsets, spans and text keys (as saved) of every chunk's sentences, and their texts;
+    a chunk row is (article row, start, end). An article whose text key is in `known`
+    (from the index in service, cut with the same settings) keeps its sentences without
+    cutting and hashing them again."""
+    known = known or {}
+    offsets, spans, quotes, keys = [0], [], [], []
+    for row, group in groupby(rows, key=itemgetter(0)):
+        group, text = list(group), articles[row].text
+        counts, old_spans, old_keys = known.get(article_keys[row], ((), None, None))
+        if len(counts) == len(group):
+            offsets.extend((offsets[-1] + np.cumsum(counts)).tolist())
+            spans.extend(old_spans.tolist())
+            keys.extend(old_keys.tolist())
+            quotes.extend(text[s:e] for s, e in old_spans.tolist())
+            continue
+        for _, start, end in group:
+            for s, e in quote_spans(text, start, end):
+                spans.append((s, e))
+                quotes.append(text[s:e])
+                keys.append(key_of(text[s:e]))
+            offsets.append(len(spans))
     return (np.array(offsets, dtype=np.int64), np.array(spans, dtype=np.int64).reshape(-1, 2),
-            quotes)
+            quotes, np.array(keys, dtype="S20"))
+
+
+def by_article(chunks: np.ndarray, article_keys: np.ndarray, offsets: np.ndarray,
+               spans: np.ndarray, keys: np.ndarray) -> dict[bytes, tuple]:
+    """Article text key -> (sentences per chunk, spans, text keys) of its chunks, as `cut`
+    takes them back (of the first article with that text, when copies share it)."""
+    rows = chunks[:, 0]
+    if len(offsets) != len(chunks) + 1 or np.any(np.diff(rows) < 0):
+        return {}  # not the chunk order `cut` writes
+    firsts = np.searchsorted(rows, np.arange(len(article_keys)), "left")
+    lasts = np.searchsorted(rows, np.arange(len(article_keys)), "right")
+    found: dict[bytes, tuple] = {}
+    for key, first, last in zip(article_keys.tolist(), firsts.tolist(), lasts.tolist()):
+        if first < last and key not in found:
+            begin, end = int(offsets[first]), int(offsets[last])
+            found[key] = (np.diff(offsets[first:last + 1]), spans[begin:end], keys[begin:end])
+    return found
 
 
 @dataclass

@@ -6,12 +6,13 @@ import json
 import numpy as np
 import pytest
 
-from assistant import pipeline, store
+from assistant import pipeline, sentences, store
 from assistant.chunking import chunk_article
 from assistant.errors import IndexDamaged, IndexMismatch, IndexMissing
 from assistant.index import load_index
 from assistant.lexical import tokenize
 from assistant.pipeline import rebuild
+from assistant.sentences import quote_spans
 from assistant.retrieve import DateWindow, allowed_chunks
 
 from conftest import BUNDLED_ARCHIVE, FakeEmbedder
@@ -68,14 +69,16 @@ def test_rebuild_reuses_vectors_of_unchanged_chunks_and_sentences(tmp_path, smal
     assert embedded == ["Late news\nA new article arrived today.", "A new article arrived today."]
 
 
-def count_work(monkeypatch) -> tuple[list[str], list[str]]:
-    """Lists that fill, as rebuilds run, with the ids of the articles cut into chunks and
-    the chunk texts tokenised."""
-    cut, tokenised = [], []
+def count_work(monkeypatch) -> tuple[list[str], list[str], list[str]]:
+    """Lists that fill, as rebuilds run, with the ids of the articles cut into chunks, the
+    chunk texts tokenised and the chunk texts cut into quotable sentences."""
+    cut, tokenised, quoted = [], [], []
     monkeypatch.setattr(pipeline, "chunk_article", lambda article, settings:
                         cut.append(article.id) or chunk_article(article, settings))
     monkeypatch.setattr(pipeline, "tokenize", lambda text: tokenised.append(text) or tokenize(text))
-    return cut, tokenised
+    monkeypatch.setattr(sentences, "quote_spans", lambda text, start, end: quoted.append(
+        text[start:end]) or quote_spans(text, start, end))
+    return cut, tokenised, quoted
 
 
 def test_a_rebuild_cuts_and_tokenises_only_new_articles_and_equals_a_fresh_build(
@@ -85,12 +88,12 @@ def test_a_rebuild_cuts_and_tokenises_only_new_articles_and_equals_a_fresh_build
                                            "Its second sentence is here.")
     (small_archive / "a.txt").write_text("Harbour Bridge Reopens\nDate: 2022-03-01\n\n"
                                          "The bridge reopened on Monday, a day late.")
-    cut, tokenised = count_work(monkeypatch)
+    cut, tokenised, quoted = count_work(monkeypatch)
     rebuild([small_archive, BUNDLED_ARCHIVE], tmp_path / "index", fake_embedder)
     incremental = load(tmp_path / "index")
     assert sorted(cut) == sorted(a.id for a in incremental.articles
                                  if a.title in ("Late news", "Harbour Bridge Reopens"))
-    assert len(tokenised) == 2  # one chunk each
+    assert len(tokenised) == len(quoted) == 2  # one chunk each
 
     monkeypatch.undo()
     rebuild([small_archive, BUNDLED_ARCHIVE], tmp_path / "fresh", fake_embedder)
@@ -107,11 +110,11 @@ def test_a_rebuild_cuts_and_tokenises_only_new_articles_and_equals_a_fresh_build
 
 def test_chunks_and_tokens_of_an_older_splitter_or_tokenizer_are_not_reused(
         built, fake_embedder, monkeypatch):
-    cut, tokenised = count_work(monkeypatch)
+    cut, tokenised, quoted = count_work(monkeypatch)
     monkeypatch.setattr("assistant.chunking.SPLITTER_VERSION", 2)
     monkeypatch.setattr("assistant.index.TOKENIZER_VERSION", 2)
     summary = rebuild([built.parent / "archive", BUNDLED_ARCHIVE], built, fake_embedder)
-    assert len(cut) == summary.articles and len(tokenised) == summary.chunks
+    assert len(cut) == summary.articles and len(tokenised) == len(quoted) == summary.chunks
     assert summary.embedded == 0  # vectors depend on neither: still reused
 
 
