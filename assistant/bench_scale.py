@@ -46,7 +46,7 @@ def synthetic_index(base: IndexData, size: int, index_dir: Path, exact_below: in
                      LexicalIndex.build((tokens * copies)[:size]),
                      synthetic_sentences(base.sentences, size))
     with store.writer_lock(index_dir), store.new_version(index_dir) as folder:
-        save_index(folder, data)
+        save_index(folder, data, [text_key(a.text) for a in many])
     return vectors, faiss_index
 
 

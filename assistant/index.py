@@ -141,8 +141,9 @@ class IndexData:
         return [Hit(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
 
-def save_index(folder: Path, data: IndexData) -> None:
-    """Write every file of `data` into `folder`, then the manifest with their checksums."""
+def save_index(folder: Path, data: IndexData, article_keys: list[bytes]) -> None:
+    """Write every file of `data` into `folder`, then the manifest with their checksums;
+    `article_keys` are the text keys of `data.articles`."""
     import faiss
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -151,8 +152,7 @@ def save_index(folder: Path, data: IndexData) -> None:
             handle.write(json.dumps(asdict(article), ensure_ascii=False) + "\n")
     for name, array in zip(ARRAYS, (data.chunks, data.keys, data.vectors)):
         np.save(folder / name, array, allow_pickle=False)
-    np.save(folder / "article_keys.npy", np.array([text_key(a.text) for a in data.articles],
-                                                  dtype="S20"), allow_pickle=False)
+    np.save(folder / "article_keys.npy", np.array(article_keys, dtype="S20"), allow_pickle=False)
     faiss.write_index(data.faiss_index, str(folder / "faiss.index"))
     data.lexical.save(folder / "bm25")
     data.sentences.save(folder)
@@ -284,11 +284,15 @@ def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) ->
                 if len(vectors) == len(known):
                     reuse.sentence_vectors = dict(zip(known, vectors))
         if manifest.get("chunking") == chunking:
-            chunks, article_keys = array("chunks.npy"), array("article_keys.npy")
-            reuse.spans = spans_by_article(chunks, article_keys)
+            chunks = array("chunks.npy")
+            ranges = chunks_by_article(chunks, array("article_keys.npy"))
+            reuse.spans = {key: [tuple(span) for span in chunks[first:last, 1:].tolist()]
+                           for key, (first, last) in ranges.items()}
             if SENTENCE_KEYS in manifest["files"]:
-                reuse.quotes = quotes_by_article(chunks, article_keys, *(
-                    array(name) for name in (SENTENCE_OFFSETS, SENTENCE_SPANS, SENTENCE_KEYS)))
+                offsets = array(SENTENCE_OFFSETS)
+                if len(offsets) == len(chunks) + 1:
+                    reuse.quotes = quotes_by_article(ranges, offsets, array(SENTENCE_SPANS),
+                                                     array(SENTENCE_KEYS))
         if manifest.get("tokenizer") == TOKENIZER_VERSION:
             for name in (TOKENS, OFFSETS, VOCAB):
                 verified(folder, manifest, f"bm25/{name}")
@@ -308,15 +312,18 @@ def verified(folder: Path, manifest: dict, name: str) -> Path:
     return path
 
 
-def spans_by_article(chunks: np.ndarray, article_keys: np.ndarray
-                     ) -> dict[bytes, list[tuple[int, int]]]:
-    """Article text key -> (start, end) of its chunks, in order (of the first article
-    with that text, when copies share it)."""
-    by_row: dict[int, list[tuple[int, int]]] = {}
-    for row, start, end in chunks.tolist():
-        by_row.setdefault(row, []).append((start, end))
-    keys = article_keys.tolist()
-    spans: dict[bytes, list[tuple[int, int]]] = {}
-    for row, row_spans in by_row.items():
-        spans.setdefault(keys[row], row_spans)
-    return spans
+def chunks_by_article(chunks: np.ndarray, article_keys: np.ndarray
+                      ) -> dict[bytes, tuple[int, int]]:
+    """Article text key -> the range of its chunk ids (of the first article with that
+    text, when copies share it); empty unless the chunks are in article order, as a build
+    writes them."""
+    rows = chunks[:, 0]
+    if np.any(np.diff(rows) < 0):
+        return {}
+    firsts = np.searchsorted(rows, np.arange(len(article_keys)), "left").tolist()
+    lasts = np.searchsorted(rows, np.arange(len(article_keys)), "right").tolist()
+    ranges: dict[bytes, tuple[int, int]] = {}
+    for key, first, last in zip(article_keys.tolist(), firsts, lasts):
+        if first < last:
+            ranges.setdefault(key, (first, last))
+    return ranges

@@ -87,8 +87,7 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
         # is not also held up by them.
         with ThreadPoolExecutor(2, thread_name_prefix="index") as pool:
             clusters = pool.submit(story_clusters, articles)
-            lexical = pool.submit(LexicalIndex.build, [reuse.tokens.get(key) or tokenize(text)
-                                                       for key, text in zip(keys.tolist(), texts)])
+            lexical = pool.submit(bm25_index, texts, keys, reuse.tokens)
             vectors, new = embed_reusing(texts, keys, reuse.vectors, embedder,
                                          "chunks" if progress else None)
             quote_vectors, new_quotes = embed_reusing(quotes, quote_keys, reuse.sentence_vectors,
@@ -116,7 +115,7 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
         data = IndexData(manifest, articles, np.array(rows, dtype=np.int64).reshape(-1, 3), keys,
                          vectors, make_faiss_index(vectors), lexical, sentences, clusters)
         with store.new_version(index_dir) as folder:
-            save_index(folder, data)
+            save_index(folder, data, article_keys)
     return BuildSummary(len(articles), len(rows), len(new), tuple(problems),
                         time.monotonic() - started, store.current_name(index_dir) or "")
 
@@ -125,6 +124,13 @@ def story_clusters(articles: list[Article]) -> list[list[int]]:
     """Rows of the articles that are copies of one story (syndicated or re-scraped)."""
     row_of = {article.id: row for row, article in enumerate(articles)}
     return [[row_of[i] for i in cluster] for cluster in find_clusters(articles)]
+
+
+def bm25_index(texts: list[str], keys: np.ndarray, known: dict[bytes, list[str]]
+               ) -> LexicalIndex:
+    """BM25 over the chunk texts, tokenising only those whose tokens are not `known`."""
+    return LexicalIndex.build([known.get(key) or tokenize(text)
+                               for key, text in zip(keys.tolist(), texts)])
 
 
 def archive_fingerprint(articles: list[Article]) -> str:

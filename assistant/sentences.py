@@ -72,20 +72,14 @@ def cut(articles: Sequence[Article], rows: list[tuple[int, int, int]], key_of,
             quotes, np.array(keys, dtype="S20"))
 
 
-def by_article(chunks: np.ndarray, article_keys: np.ndarray, offsets: np.ndarray,
-               spans: np.ndarray, keys: np.ndarray) -> dict[bytes, tuple]:
+def by_article(ranges: dict[bytes, tuple[int, int]], offsets: np.ndarray, spans: np.ndarray,
+               keys: np.ndarray) -> dict[bytes, tuple]:
     """Article text key -> (sentences per chunk, spans, text keys) of its chunks, as `cut`
-    takes them back (of the first article with that text, when copies share it)."""
-    rows = chunks[:, 0]
-    if len(offsets) != len(chunks) + 1 or np.any(np.diff(rows) < 0):
-        return {}  # not the chunk order `cut` writes
-    firsts = np.searchsorted(rows, np.arange(len(article_keys)), "left")
-    lasts = np.searchsorted(rows, np.arange(len(article_keys)), "right")
+    takes them back; `ranges` gives each article's chunk ids (index.chunks_by_article)."""
     found: dict[bytes, tuple] = {}
-    for key, first, last in zip(article_keys.tolist(), firsts.tolist(), lasts.tolist()):
-        if first < last and key not in found:
-            begin, end = int(offsets[first]), int(offsets[last])
-            found[key] = (np.diff(offsets[first:last + 1]), spans[begin:end], keys[begin:end])
+    for key, (first, last) in ranges.items():
+        begin, end = int(offsets[first]), int(offsets[last])
+        found[key] = (np.diff(offsets[first:last + 1]), spans[begin:end], keys[begin:end])
     return found
 
 
@@ -96,12 +90,8 @@ class Sentences:
 
     offsets: "np.ndarray | DiskArray"
     spans: "np.ndarray | DiskArray"
-    vectors: "np.ndarray | DiskArray"
+    vectors: "np.ndarray | DiskArray"  # float16
     keys: np.ndarray | None = None  # only a build holds them (for save)
-
-    def __post_init__(self):
-        if isinstance(self.vectors, np.ndarray):
-            self.vectors = self.vectors.astype(np.float16, copy=False)
 
     def of_chunk(self, chunk_id: int) -> tuple[int, np.ndarray]:
         """The first row of the chunk's sentences, and their (start, end) spans."""

@@ -166,7 +166,7 @@ def test_a_rebuild_failing_midway_leaves_the_old_index_in_service(
     with pytest.raises(RuntimeError):
         rebuild([small_archive, BUNDLED_ARCHIVE], built, Exploding())
 
-    def half_save(folder, data):
+    def half_save(folder, data, article_keys):
         (folder / "articles.jsonl").write_text("half written")
         raise OSError("disk full")
 
