@@ -2,7 +2,7 @@
 
 At a million chunks the article texts are about a gigabyte; a server needs only the few
 articles its answers quote. Loading parses every line once (so a bad line is refused at
-load, as before) and keeps, per article, its offset, text length and date.
+load, as before) and keeps, per article, its offset, id, text length and date.
 """
 from __future__ import annotations
 
@@ -23,18 +23,20 @@ class ArticleFile(Sequence):
     """The articles of a JSON-lines file, each parsed from disk when asked for.
 
     >>> articles = ArticleFile(Path("index/v-.../articles.jsonl"))  # doctest: +SKIP
-    >>> articles[3].title, articles.dates[3], articles.lengths[3]  # doctest: +SKIP
+    >>> articles[3].title, articles.ids[3], articles.dates[3]  # doctest: +SKIP
     """
 
     def __init__(self, path: Path):
         self._file = open(path, "rb")  # kept open: readable even after a cleanup unlinks it
-        offsets, lengths, dates = [0], [], []
+        offsets, ids, lengths, dates = [0], [], [], []
         for line in self._file:
             article = parse(line)
             offsets.append(offsets[-1] + len(line))
+            ids.append(article.id)
             lengths.append(len(article.text))
             dates.append(article.date)
         self.offsets = np.array(offsets, dtype=np.int64)
+        self.ids = ids  # a ranking names its articles without reading them
         self.lengths = np.array(lengths, dtype=np.int64)
         self.dates = dates
         self.days = as_days(dates)

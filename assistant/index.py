@@ -18,6 +18,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +80,8 @@ def make_faiss_index(vectors: np.ndarray, exact_below: int = EXACT_BELOW):
 
 
 def search_params(index, allowed: np.ndarray | None):
-    """FAISS search parameters restricting `index` to the `allowed` ids (None: all).
+    """FAISS search parameters restricting `index` to the chunks `allowed` (a mask over
+    chunk ids; None: all).
 
     An inverted file searches proportionally more lists the fewer ids are allowed, so a
     filter keeping a tenth of the chunks still finds about as many candidates."""
@@ -88,13 +90,11 @@ def search_params(index, allowed: np.ndarray | None):
     if allowed is None:
         return None
     # A bitmap: built in a millisecond, where a set of ids takes tens of them at 1M chunks.
-    member = np.zeros(index.ntotal, dtype=bool)
-    member[allowed] = True
-    bits = np.packbits(member, bitorder="little")
+    bits = np.packbits(allowed, bitorder="little")
     selector = faiss.IDSelectorBitmap(index.ntotal, faiss.swig_ptr(bits))
     selector.bits = bits  # the bitmap must live as long as the selector
     if isinstance(index, faiss.IndexIVF):
-        share = max(len(allowed), 1) / max(index.ntotal, 1)
+        share = max(int(np.count_nonzero(allowed)), 1) / max(index.ntotal, 1)
         return faiss.SearchParametersIVF(sel=selector, nprobe=min(
             index.nlist, int(np.ceil(index.nprobe / share))))
     return faiss.SearchParameters(sel=selector)
@@ -121,18 +121,29 @@ class IndexData:
     def article_of(self, chunk_id: int) -> Article:
         return self.articles[int(self.chunks[chunk_id, 0])]
 
+    def article_id_of(self, chunk_id: int) -> str:
+        row = int(self.chunks[chunk_id, 0])
+        return self.articles.ids[row] if isinstance(self.articles, ArticleFile) \
+            else self.articles[row].id
+
+    @cached_property
+    def article_rows(self) -> np.ndarray:
+        """Each chunk's article row, contiguous: date filters index by it."""
+        return self.chunks[:, 0].astype(np.int32)  # 4 bytes a chunk, read once per filter
+
     def dense_search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[Hit]:
-        """Top-k chunks by cosine to the unit `query` vector, within `allowed` chunk ids."""
+        """Top-k chunks by cosine to the unit `query` vector, among the `allowed` ones (a
+        mask over chunk ids; None: all)."""
         import faiss
 
-        k = min(k, len(self.chunks) if allowed is None else len(allowed))
+        k = min(k, len(self.chunks) if allowed is None else int(np.count_nonzero(allowed)))
         if k <= 0:
             return []
-        if allowed is not None and len(allowed) <= EXACT_FILTER_MAX \
+        if allowed is not None and np.count_nonzero(allowed) <= EXACT_FILTER_MAX \
                 and isinstance(self.faiss_index, faiss.IndexIVF):
             # Few chunks allowed: exact scores from their vectors (read from disk) beat
             # probing lists that hold hardly any of them.
-            ids = np.sort(allowed)
+            ids = np.flatnonzero(allowed)
             scores = np.asarray(self.vectors[ids] @ query.astype(np.float32))
             top = np.argsort(-scores, kind="stable")[:k]
             return [Hit(int(ids[i]), float(scores[i])) for i in top]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import chain
 from pathlib import Path
 
@@ -33,6 +34,7 @@ def tokenize(text: str) -> list[str]:
     return [fold(token) for token in TOKEN.findall(text.lower()) if token not in STOPWORDS]
 
 
+@lru_cache(maxsize=1 << 16)  # an answer folds ~900 tokens of its candidate sentences
 def fold(token: str) -> str:
     if len(token) > 4 and token.endswith("ies"):
         return token[:-3] + "y"
@@ -110,31 +112,23 @@ class LexicalIndex:
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for `query` (zeros where no query word occurs); a
         word asked twice counts twice, as in bm25s."""
+        from .kernels import add_column
+
         total = np.zeros(self.num_docs, dtype=np.float32)
         for word in (self.vocab[t] for t in tokenize(query) if t in self.vocab):
-            docs, scores = self.columns.column(word)
-            total[docs] += scores  # a column names each chunk once (faster than bincount)
+            add_column(total, *self.columns.column(word))
         return total
 
     def top(self, query: str, k: int, allowed: np.ndarray | None = None
             ) -> tuple[np.ndarray, np.ndarray]:
-        """The k best chunks for `query` among `allowed` (None: all), with a positive
-        score: (ids, scores), best first, ties by lower id."""
+        """The k best chunks for `query` among the `allowed` ones (a mask over chunk ids;
+        None: all), with a positive score: (ids, scores), best first, ties by lower id."""
+        from .kernels import best_ids
+
         scores = self.scores(query)
-        if allowed is not None:
-            ids = allowed[scores[allowed] > 0]
-        else:
-            ids = np.flatnonzero(scores > 0)
-        return best(ids, scores[ids], k)
-
-
-def best(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k highest scores and their ids, ties by lower id."""
-    if len(ids) > k:  # keep the k best (and ties with the k-th) before sorting
-        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
-        ids, scores = ids[scores >= kth], scores[scores >= kth]
-    order = np.lexsort((ids, -scores))[:k]
-    return ids[order], scores[order]
+        ids = best_ids(scores, np.empty(0, dtype=bool) if allowed is None else allowed, k)
+        order = np.lexsort((ids, -scores[ids]))[:k]  # the k best, of them and ties
+        return ids[order], scores[ids[order]]
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ def with_copies(result: Answer, data: IndexData, hits: list[Hit]) -> Answer:
     stories = story_rows(data)
     if not stories:
         return result
-    row_of = {data.article_of(h.chunk_id).id: int(data.chunks[h.chunk_id, 0]) for h in hits}
+    row_of = {data.article_id_of(h.chunk_id): int(data.chunks[h.chunk_id, 0]) for h in hits}
     snippets, quoted = [], set()
     for snippet in result.snippets:
         row = row_of.get(snippet.article_id)

@@ -71,10 +71,13 @@ class OpenVinoEncoder:
         """One row per text; batches are formed from texts alike in length (less padding)."""
         vectors = np.zeros((len(texts), self.compiled.outputs[0].partial_shape[2].get_length()),
                            dtype=np.float32)
+        by_length = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        size = min(BATCH, -(-len(texts) // self.threads))  # a few texts: one a core
         # Requests of this call only: callers on other threads never share one. They are
         # waited for here, not given Python callbacks: a callback needs the GIL on an
         # OpenVINO thread, which deadlocks against a model being freed.
-        requests = [self.compiled.create_infer_request() for _ in range(self.threads)]
+        requests = [self.compiled.create_infer_request()
+                    for _ in range(min(self.threads, -(-len(texts) // size)))]
         running: dict[int, tuple[list[int], np.ndarray]] = {}
 
         def collect(slot: int) -> None:
@@ -84,19 +87,17 @@ class OpenVinoEncoder:
             weights = mask[..., None].astype(np.float32)
             vectors[rows] = (tokens * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)
 
-        by_length = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for batch, start in enumerate(range(0, len(texts), BATCH)):
+        for batch, start in enumerate(range(0, len(texts), size)):
             slot = batch % len(requests)
             if slot in running:
                 collect(slot)
-            rows = by_length[start:start + BATCH]
+            rows = by_length[start:start + size]
             inputs = model_inputs(self.tokenizer, [texts[i] for i in rows])
             requests[slot].start_async(inputs)
             running[slot] = (rows, inputs["attention_mask"])
         for slot in list(running):
             collect(slot)
         return vectors
-
 
 
 def model_tokenizer(model_path: Path):

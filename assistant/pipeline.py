@@ -5,9 +5,11 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,7 @@ from .dedup import find_clusters
 from .index import (FORMAT_VERSION, IndexData, Reusable, load_index, make_faiss_index,
                     reusable, save_index, text_key)
 from .lexical import TOKENIZER_VERSION, LexicalIndex, tokenize
-from .retrieve import DateWindow, retrieve
+from .retrieve import DateWindow, holds_nothing, retrieve, vector_of
 from .sentences import Sentences, cut as cut_sentences
 from .timeline import is_timeline_question
 from .types import Answer, Article, Chunk, Hit, Problem
@@ -257,8 +259,12 @@ class Assistant:
         question = check_question(question)
         if k < 1:
             raise BadQuestion(f"-k must be at least 1, not {k}")
-        data, embed = self.data, embed or self.embedder.embed
-        when, narrowed = news.read_window(question, window, self.event_date) if read_dates \
+        data, vectors = self.data, QuestionVectors(embed or self.embedder.embed)
+
+        def event_date(phrase: str, rest: str) -> str | None:
+            return self.event_date(vectors.of(phrase, rest))  # rest is embedded alongside
+
+        when, narrowed = news.read_window(question, window, event_date) if read_dates \
             else (None, window)
         searched = when.query if when and when.query.strip(" ?") else question
         timeline = is_timeline_question(question) if timeline is None else timeline
@@ -266,12 +272,14 @@ class Assistant:
         if when and news.asks_only_when(searched):
             digest = news.window_digest(data, narrowed, question, news.TIMELINE_QUOTES)
             return replace(digest, searched=searched, window=news.window_json(when))
-        query_vector = embed([searched])[0]
-        hits, result = respond(data, query_vector, searched, wanted, narrowed, method)
-        if when and not hits:  # the date may name the event, not its coverage: ask it whole
+        if when and holds_nothing(data, narrowed):  # the date names the event, not its
+            when, searched = None, question           # coverage: ask the question whole
+        hits, result = respond(data, partial(vectors.of, searched), searched, wanted,
+                               narrowed if when else window, method)
+        if when and not hits:  # as above, when no keyword matched inside the window
             when, searched = None, question
-            query_vector = embed([searched])[0]
-            hits, result = respond(data, query_vector, searched, wanted, window, method)
+            hits, result = respond(data, partial(vectors.of, searched), searched, wanted,
+                                   window, method)
         result = news.with_copies(result, data, hits)
         result = news.as_timeline(result, data, k=wanted) if timeline else \
             news.newer_coverage(result, data, hits, narrowed if when else window)
@@ -279,22 +287,39 @@ class Assistant:
                        window=news.window_json(when),
                        ranked=tuple(ranked_articles(data, hits)))
 
-    def event_date(self, phrase: str) -> str | None:
+    def event_date(self, phrase_vector: np.ndarray) -> str | None:
         """The date of the article that best matches an event ("the summit in Samarkand")."""
         data = self.data
-        hits = retrieve(data, self.embedder.embed_one(phrase), phrase, k=1, method="dense")
+        hits = data.dense_search(phrase_vector, 1)
         if hits and hits[0].score >= EVENT_MIN_COSINE:
             return data.article_of(hits[0].chunk_id).date
         return None
 
 
+class QuestionVectors:
+    """The vectors of one question's texts, each embedded once; texts embedded together
+    run side by side (one inference request a core)."""
+
+    def __init__(self, embed: Callable[[list[str]], np.ndarray]):
+        self.embed = embed
+        self.known: dict[str, np.ndarray] = {}
+
+    def of(self, text: str, *alongside: str) -> np.ndarray:
+        """The vector of `text`; the `alongside` texts are embedded in the same call."""
+        missing = [t for t in dict.fromkeys((text, *alongside)) if t not in self.known]
+        if missing:
+            self.known.update(zip(missing, self.embed(missing)))
+        return self.known[text]
+
+
 def ranked_articles(data: IndexData, hits: list[Hit]) -> list[str]:
     """Distinct article ids in the order their chunks were retrieved."""
-    return list(dict.fromkeys(data.article_of(h.chunk_id).id for h in hits))
+    return list(dict.fromkeys(data.article_id_of(h.chunk_id) for h in hits))
 
 
-def respond(data: IndexData, query_vector: np.ndarray, question: str, k: int = 3,
-            window: DateWindow = DateWindow(), method: str = "hybrid") -> tuple[list[Hit], Answer]:
+def respond(data: IndexData, query_vector: np.ndarray | Callable[[], np.ndarray], question: str,
+            k: int = 3, window: DateWindow = DateWindow(), method: str = "hybrid"
+            ) -> tuple[list[Hit], Answer]:
     """Retrieve, then quote: the ranked chunks and the answer made from them."""
     hits = retrieve(data, query_vector, question, window=window, method=method)
-    return hits, answer(data, query_vector, question, hits, k=k)
+    return hits, answer(data, vector_of(query_vector), question, hits, k=k)

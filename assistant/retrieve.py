@@ -1,17 +1,24 @@
 """Question -> ranked chunks: dense (FAISS) and keyword (BM25) lists fused, within a date window."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date as Date
 
 import numpy as np
 
 from .article_file import article_days
+from .embed import available_cores
 from .index import IndexData
 from .types import Hit
 
 RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al. 2009)
 POOL = 100  # candidates taken from each list before fusing
+# BM25 scoring is compiled and lets go of the GIL: on its own threads it runs while the
+# asking thread embeds the question (one inference request takes one core) and searches
+# FAISS. More threads than cores would only queue.
+KEYWORD_SEARCH = ThreadPoolExecutor(available_cores(), thread_name_prefix="bm25")
 
 
 @dataclass(frozen=True)
@@ -36,17 +43,31 @@ class DateWindow:
 
 
 def allowed_chunks(data: IndexData, window: DateWindow) -> np.ndarray | None:
-    """Chunk ids inside the window; undated articles are kept. None means all."""
-    if not window:
+    """A mask over chunk ids: True inside the window (undated articles are kept). None
+    means all, also when the window holds every article: searches without a filter are
+    faster."""
+    from .kernels import chunk_mask  # numba: imported when first needed (a quarter second)
+
+    inside = articles_inside(data, window) if window else None
+    if inside is None or inside.all():
         return None
+    return chunk_mask(inside, data.article_rows)
+
+
+def holds_nothing(data: IndexData, window: DateWindow) -> bool:
+    """True when no article lies inside the window (checked without listing chunks)."""
+    return bool(window) and not articles_inside(data, window).any()
+
+
+def articles_inside(data: IndexData, window: DateWindow) -> np.ndarray:
+    """Per article row: inside the window, or undated."""
     days = article_days(data.articles)
     inside = np.ones(len(days), dtype=bool)
     if window.since:
         inside &= days >= np.datetime64(window.since, "D")
     if window.last:
         inside &= days <= np.datetime64(window.last, "D")
-    keep = inside | np.isnat(days)  # NaT compares False: undated ones are kept here
-    return np.flatnonzero(keep[data.chunks[:, 0]])
+    return inside | np.isnat(days)  # NaT compares False: undated ones are kept here
 
 
 def rank_fuse(*rankings: list[Hit]) -> list[Hit]:
@@ -56,6 +77,10 @@ def rank_fuse(*rankings: list[Hit]) -> list[Hit]:
         for rank, hit in enumerate(ranking, start=1):
             fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + 1.0 / (RRF_K + rank)
     return [Hit(c, s) for c, s in sorted(fused.items(), key=lambda item: (-item[1], item[0]))]
+
+
+def vector_of(query_vector: np.ndarray | Callable[[], np.ndarray]) -> np.ndarray:
+    return query_vector() if callable(query_vector) else query_vector
 
 
 def lexical_search(data: IndexData, question: str, k: int, allowed: np.ndarray | None) -> list[Hit]:
@@ -82,17 +107,23 @@ def recency_weight(article_date: str | None, as_of: str | None,
 RECENCY = 0.6  # share of the score that recency can take away under as-of
 
 
-def retrieve(data: IndexData, query_vector: np.ndarray, question: str, k: int = 30,
-             window: DateWindow = DateWindow(), method: str = "hybrid",
-             recency: float | None = None) -> list[Hit]:
+def retrieve(data: IndexData, query_vector: np.ndarray | Callable[[], np.ndarray],
+             question: str, k: int = 30, window: DateWindow = DateWindow(),
+             method: str = "hybrid", recency: float | None = None) -> list[Hit]:
     """The k best chunks for the question by `method` ('dense', 'bm25' or 'hybrid').
+
+    The keyword search runs on another thread, beside the dense search and, when
+    `query_vector` is a function that embeds the question, beside the embedding too.
 
     With `window.as_of`, fused scores are scaled by (1 - recency) + recency * recency_weight
     so that, between similar evidence, the most recent wins.
     """
     allowed = allowed_chunks(data, window)
-    dense = data.dense_search(query_vector, POOL, allowed) if method != "bm25" else []
-    lexical = lexical_search(data, question, POOL, allowed) if method != "dense" else []
+    lexical = KEYWORD_SEARCH.submit(lexical_search, data, question, POOL, allowed) \
+        if method != "dense" else None
+    dense = data.dense_search(vector_of(query_vector), POOL, allowed) \
+        if method != "bm25" else []
+    lexical = lexical.result() if lexical else []
     hits = {"dense": dense, "bm25": lexical}.get(method) or rank_fuse(dense, lexical)
     recency = RECENCY if recency is None else recency
     if window.as_of and recency:

@@ -94,9 +94,11 @@ Period = tuple[date, date]
 
 
 def parse_when(question: str, today: date,
-               find_event_date: Callable[[str], str | None] | None = None) -> When | None:
+               find_event_date: Callable[[str, str], str | None] | None = None) -> When | None:
     """The date window asked for in `question`, relative phrases resolved against `today`;
-    `find_event_date(phrase) -> ISO date | None` dates an event after before/after/since.
+    `find_event_date(phrase, rest) -> ISO date | None` dates an event after
+    before/after/since. `rest` is the question without the date phrase: what the caller
+    will search for if the event is dated, and may prepare meanwhile.
 
     >>> w = parse_when("What happened in May 2022?", date(2022, 9, 30))
     >>> (w.since, w.until, w.phrase, w.query)
@@ -119,9 +121,14 @@ def parse_when(question: str, today: date,
 
 def make_when(question: str, start: int, end: int, since: date | None, until: date | None,
               **event) -> When:
-    query = re.sub(r"\s+([?.!,;:])", r"\1", re.sub(r"\s+", " ", question[:start] + question[end:]))
     return When(since.isoformat() if since else None, until.isoformat() if until else None,
-                question[start:end], start, end, query.strip(" ,;:"), **event)
+                question[start:end], start, end, without(question, start, end), **event)
+
+
+def without(question: str, start: int, end: int) -> str:
+    """The question with question[start:end] cut out, spaces and punctuation tidied."""
+    rest = re.sub(r"\s+([?.!,;:])", r"\1", re.sub(r"\s+", " ", question[:start] + question[end:]))
+    return rest.strip(" ,;:")
 
 
 def date_phrase(q: str, i: int, today: date) -> tuple[date | None, date | None, int] | None:
@@ -265,7 +272,7 @@ def go_back(today: date, n: int, unit: str) -> date:
     return date(year, month + 1, min(today.day, calendar.monthrange(year, month + 1)[1]))
 
 
-def event_phrase(question: str, find_event_date: Callable[[str], str | None]) -> When | None:
+def event_phrase(question: str, find_event_date: Callable[[str, str], str | None]) -> When | None:
     """'before the summit in Samarkand': the window around the date the caller finds."""
     for trigger in EVENT_TRIGGER.finditer(question):
         end = event_end(question, trigger.end())
@@ -273,7 +280,8 @@ def event_phrase(question: str, find_event_date: Callable[[str], str | None]) ->
             continue
         event = question[trigger.end():end]
         try:
-            day = date.fromisoformat(find_event_date(event) or "")
+            day = date.fromisoformat(
+                find_event_date(event, without(question, trigger.start(), end)) or "")
         except ValueError:
             continue
         word = " ".join(trigger["word"].lower().split())

@@ -35,6 +35,8 @@ def test_a_text_embeds_the_same_alone_or_padded_in_a_batch(real_embedder, archiv
     alone = np.stack([real_embedder.embed_one(t) for t in archive_texts[-6:]])
     batched = real_embedder.embed(archive_texts)[-6:]
     assert np.min(np.sum(alone * batched, axis=1)) > 0.999
+    side_by_side = real_embedder.embed(archive_texts[-2:])  # one request a text
+    assert np.min(np.sum(alone[-2:] * side_by_side, axis=1)) > 0.999
 
 
 def test_int8_and_fp32_vectors_never_share_an_index(monkeypatch, tmp_path):

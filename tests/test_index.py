@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from assistant.index import load_index
 from assistant.lexical import tokenize
 from assistant.pipeline import rebuild
 from assistant.sentences import quote_spans
-from assistant.retrieve import DateWindow, allowed_chunks
+from assistant.retrieve import DateWindow, allowed_chunks, holds_nothing
 
 from conftest import BUNDLED_ARCHIVE, FakeEmbedder
 
@@ -29,14 +30,34 @@ def load(index_dir, embedder=FakeEmbedder()):
     return load_index(store.current_version(index_dir), embedder.name, embedder.fingerprint)
 
 
+def test_a_window_allows_the_chunks_of_its_articles_and_of_undated_ones(built):
+    data = load(built)
+    dates = [data.articles[int(row)].date for row in data.chunks[:, 0]]
+    assert None in dates and len(set(dates)) > 3
+    known = sorted(d for d in set(dates) if d)
+    for window in (DateWindow(until=known[1]), DateWindow(since=known[-2]),
+                   DateWindow(since=known[1], until=known[-2])):
+        expected = [i for i, d in enumerate(dates) if d is None or window.holds(d)]
+        assert np.flatnonzero(allowed_chunks(data, window)).tolist() == expected
+        assert not holds_nothing(data, window)
+    # A window holding every article filters nothing; undated articles are in every window.
+    assert allowed_chunks(data, DateWindow(since=known[0])) is None
+    assert allowed_chunks(data, DateWindow()) is None
+    before = DateWindow(until="1900-01-01")
+    assert np.flatnonzero(allowed_chunks(data, before)).tolist() == \
+        [i for i, d in enumerate(dates) if d is None]
+    assert not holds_nothing(data, before)
+    assert holds_nothing(SimpleNamespace(articles=[a for a in data.articles if a.date]), before)
+
+
 def test_faiss_top_k_equals_brute_force_with_and_without_a_filter(built, fake_embedder):
     data = load(built)
     allowed = allowed_chunks(data, DateWindow(until="2021-12-31"))
-    assert 0 < len(allowed) < len(data.chunks)
+    assert 0 < np.count_nonzero(allowed) < len(data.chunks)
     for query in ["CSTO Secretary-General", "wheat harvest prices", "choir prize Leeds"]:
         q = fake_embedder.embed_one(query)
         for subset in (None, allowed):
-            ids = np.arange(len(data.chunks)) if subset is None else subset
+            ids = np.arange(len(data.chunks)) if subset is None else np.flatnonzero(subset)
             scores = data.vectors[ids] @ q
             expected = ids[np.argsort(-scores, kind="stable")[:5]]
             hits = data.dense_search(q, 5, subset)

@@ -54,7 +54,9 @@ def test_filters_on_the_approximate_index_return_only_allowed_chunks(tmp_path):
     rng = np.random.default_rng(3)
     for share in (0.005, 0.3):  # few allowed: exact over their vectors; many: wider probe
         allowed = np.sort(rng.choice(len(vectors), int(share * len(vectors)), replace=False))
-        hits = data.dense_search(query, 10, allowed)
+        mask = np.zeros(len(vectors), dtype=bool)
+        mask[allowed] = True
+        hits = data.dense_search(query, 10, mask)
         assert len(hits) == 10 and {h.chunk_id for h in hits} <= set(allowed.tolist())
         found = len({h.chunk_id for h in hits} & exact_top(vectors, query, 10, allowed))
         assert found >= 8

@@ -81,11 +81,32 @@ def test_dates_in_words_limit_the_answer_and_are_reported(assistant):
     assert all(s.date.startswith("2022-06") for s in relative.snippets + relative.nearest)
 
 
+def counting(embedder, calls):
+    def embed(texts):
+        calls.append(list(texts))
+        return embedder.embed(texts)
+    return embed
+
+
 def test_a_date_window_with_no_articles_falls_back_to_the_whole_question(assistant):
+    calls = []
     result = assistant.ask("Which towns downstream expect higher water since 2030?",
-                           window=DateWindow(as_of="2031-01-01"))
+                           window=DateWindow(as_of="2031-01-01"),
+                           embed=counting(assistant.embedder, calls))
     assert result.window is None and result.searched == result.question
     assert result.snippets or result.nearest
+    assert calls == [[result.question]]  # the empty window is not searched first
+
+
+def test_an_event_and_the_rest_of_the_question_are_embedded_in_one_call(assistant):
+    calls = []
+    result = assistant.ask("What did the council approve before the dam opened all twelve "
+                           "spillway gates?", window=DateWindow(as_of="2022-12-31"),
+                           embed=counting(assistant.embedder, calls))
+    assert result.window["event_date"] == "2022-03-02" and result.window["until"] == "2022-03-01"
+    assert result.searched == "What did the council approve?"
+    assert calls == [["the dam opened all twelve spillway gates", result.searched]]
+    assert [s.article_id for s in result.snippets + result.nearest] == ["council-1"]
 
 
 def test_a_window_digest_quotes_the_copy_inside_the_window(tmp_path, fake_embedder):

@@ -121,13 +121,13 @@ def test_no_callback_means_no_event_window():
 def test_event_anchored_before():
     asked = []
 
-    def find_event_date(phrase):
-        asked.append(phrase)
+    def find_event_date(phrase, rest):
+        asked.append((phrase, rest))
         return "2022-09-15" if "Samarkand" in phrase else None
 
     question = "What did Putin say before the summit in Samarkand?"
     when = parse_when(question, TODAY, find_event_date)
-    assert asked == ["the summit in Samarkand"]
+    assert asked == [("the summit in Samarkand", "What did Putin say?")]
     assert (when.since, when.until) == (None, "2022-09-14")
     assert (when.phrase, when.event, when.event_date) == (
         "before the summit in Samarkand", "the summit in Samarkand", "2022-09-15")
@@ -145,25 +145,25 @@ def test_event_anchored_before():
     ("What happened following Brexit.", "Brexit", "2022-09-16", None),
 ])
 def test_event_phrases(question, event, since, until):
-    when = parse_when(question, TODAY, lambda phrase: "2022-09-15")
+    when = parse_when(question, TODAY, lambda phrase, rest: "2022-09-15")
     assert (when.event, when.since, when.until) == (event, since, until)
     assert question[when.start:when.end] == when.phrase
 
 
 def test_event_not_found_or_bad_date_gives_none():
     question = "What did Putin say before the summit in Samarkand?"
-    assert parse_when(question, TODAY, lambda phrase: None) is None
-    assert parse_when(question, TODAY, lambda phrase: "mid-September") is None
+    assert parse_when(question, TODAY, lambda phrase, rest: None) is None
+    assert parse_when(question, TODAY, lambda phrase, rest: "mid-September") is None
 
 
 def test_dates_win_over_events_and_pronouns_are_not_events():
     asked = []
     when = parse_when("What happened after the summit in 2021?", TODAY,
-                      lambda phrase: asked.append(phrase) or "2022-09-15")
+                      lambda phrase, rest: asked.append(phrase) or "2022-09-15")
     assert (when.phrase, when.since, asked) == ("in 2021", "2021-01-01", [])
     for question in ("What happened since then?", "What did he do after he resigned?",
                      "Was it like this before?", "Who spoke after being elected?"):
-        assert parse_when(question, TODAY, lambda phrase: asked.append(phrase) or "2022-09-15") \
+        assert parse_when(question, TODAY, lambda phrase, rest: asked.append(phrase) or "2022-09-15") \
             is None
     assert asked == []
 
@@ -224,7 +224,7 @@ def test_span_invariant_on_many_questions():
     questions = [q for q, *_ in WINDOWS] + NOT_DATES + [
         "  What   happened  in   May 2022 ?", "In May 2022; and then?", "what happened last week"]
     for question in questions:
-        when = parse_when(question, TODAY, lambda phrase: "2022-09-15")
+        when = parse_when(question, TODAY, lambda phrase, rest: "2022-09-15")
         if when:
             assert question[when.start:when.end] == when.phrase != ""
             assert len(when.query) < len(question)
@@ -238,7 +238,7 @@ def test_span_invariant_on_random_word_salad():
     rng = random.Random(7)
     for _ in range(2000):
         question = " ".join(rng.choice(words) for _ in range(rng.randint(1, 12)))
-        when = parse_when(question, TODAY, lambda phrase: "2022-09-15")
+        when = parse_when(question, TODAY, lambda phrase, rest: "2022-09-15")
         if when:
             assert question[when.start:when.end] == when.phrase
             assert when.since is None or when.until is None or when.since <= when.until
