@@ -258,6 +258,6 @@ def run_serve(args) -> int:
         print(rebuild(archive, args.index, embedder, progress=sys.stderr.isatty()).line(),
               file=sys.stderr)
     assistant = Assistant(args.index, embedder)
-    assistant.data  # fail now, with a message, rather than on the first question
+    assistant.warm_up()  # fail now, with a message, rather than on the first question
     ui.serve(assistant, host=args.host, port=args.port)
     return 0

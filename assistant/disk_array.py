@@ -1,11 +1,14 @@
-"""A saved .npy array read a few rows at a time with pread, never mapped.
+"""Saved .npy arrays read a few rows at a time, without staying resident in the server.
 
-A server asks each index file for a few rows a question. Mapped, every page it touched
-would stay resident in the server (and the kernel maps neighbouring pages along with
-each one read): at a million chunks that was most of the server's memory.
+A server asks each index file for a few rows a question. Simply mapped, every page it
+touched would stay resident in the server (and the kernel maps neighbouring pages along
+with each one read): at a million chunks that was most of the server's memory. So rows
+are read with pread (DiskArray), or, where a question reads megabytes (BM25's columns),
+mapped and handed back after use (MappedArray): that saves copying them.
 """
 from __future__ import annotations
 
+import mmap
 import os
 from pathlib import Path
 
@@ -38,3 +41,34 @@ class DiskArray:
         if len(raw) != count * self.row_bytes:
             raise OSError(f"{self.file.name} is shorter than its header says")
         return np.frombuffer(raw, dtype=self.dtype).reshape((count, *self.shape[1:]))
+
+
+class MappedArray:
+    """A saved one-dimensional array, mapped read-only: `array[start:stop]` is a view;
+    `release(start, stop)` unmaps those rows' pages from this process once read (the
+    kernel keeps them cached for the next question)."""
+
+    def __init__(self, path: Path):
+        # The header only (and ValueError if the file is shorter than it says).
+        header = np.load(path, mmap_mode="r", allow_pickle=False)
+        if header.ndim != 1 or header.dtype.hasobject:
+            raise ValueError(f"{path} does not hold a one-dimensional array")
+        dtype, count, offset = header.dtype, header.shape[0], header.offset
+        del header
+        with open(path, "rb") as file:
+            self.map = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        self.array = np.frombuffer(self.map, dtype=dtype, count=count, offset=offset)
+        self.offset, self.itemsize = offset, dtype.itemsize
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        return self.array[rows]
+
+    def release(self, start: int, stop: int) -> None:
+        if stop <= start or not hasattr(self.map, "madvise"):  # not on Windows
+            return
+        first = (self.offset + start * self.itemsize) // mmap.PAGESIZE * mmap.PAGESIZE
+        self.map.madvise(mmap.MADV_DONTNEED, first,
+                         self.offset + stop * self.itemsize - first)

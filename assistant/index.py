@@ -136,10 +136,11 @@ class IndexData:
         mask over chunk ids; None: all)."""
         import faiss
 
-        k = min(k, len(self.chunks) if allowed is None else int(np.count_nonzero(allowed)))
+        searchable = len(self.chunks) if allowed is None else int(np.count_nonzero(allowed))
+        k = min(k, searchable)
         if k <= 0:
             return []
-        if allowed is not None and np.count_nonzero(allowed) <= EXACT_FILTER_MAX \
+        if allowed is not None and searchable <= EXACT_FILTER_MAX \
                 and isinstance(self.faiss_index, faiss.IndexIVF):
             # Few chunks allowed: exact scores from their vectors (read from disk) beat
             # probing lists that hold hardly any of them.

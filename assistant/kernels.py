@@ -2,8 +2,8 @@
 the date filter's mask.
 
 At a million chunks a question's words hold up to 1.4M postings and the score array is
-a million long; numpy's fancy-index add and partition took 8-29 ms a question on them,
-these loops 2-5 ms. They release the GIL, so a question's keyword search runs while
+a million long; numpy's fancy-index add and partition took 3-29 ms a question on them,
+these loops 2-7 ms. They release the GIL, so a question's keyword search runs while
 another thread embeds it. Compiled code is cached beside this file after the first call.
 """
 from __future__ import annotations

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .disk_array import DiskArray
+from .disk_array import MappedArray
 
 STOPWORDS = frozenset("""
 a an and are as at be been but by did do does for from had has have he her his how i if in
@@ -94,7 +94,7 @@ class LexicalIndex:
             raise ValueError(f"{folder}/{PARAMS}: BM25 variant {params.get('method')!r} "
                              "is not the 'lucene' one this index is scored with")
         vocab = json.loads((folder / VOCAB).read_text(encoding="utf-8"))
-        columns = Columns(DiskArray(folder / DATA), DiskArray(folder / INDICES),
+        columns = Columns(MappedArray(folder / DATA), MappedArray(folder / INDICES),
                           np.load(folder / INDPTR, allow_pickle=False))
         return cls(vocab, columns, int(params["num_docs"]))
 
@@ -115,8 +115,11 @@ class LexicalIndex:
         from .kernels import add_column
 
         total = np.zeros(self.num_docs, dtype=np.float32)
-        for word in (self.vocab[t] for t in tokenize(query) if t in self.vocab):
+        words = [self.vocab[t] for t in tokenize(query) if t in self.vocab]
+        for word in words:
             add_column(total, *self.columns.column(word))
+        for word in words:
+            self.columns.release(word)
         return total
 
     def top(self, query: str, k: int, allowed: np.ndarray | None = None
@@ -136,10 +139,16 @@ class Columns:
     """A CSC matrix of BM25 scores: column w lists the documents holding word w
     (indices[indptr[w]:indptr[w + 1]]) and their scores (data[...])."""
 
-    data: "np.ndarray | DiskArray"
-    indices: "np.ndarray | DiskArray"
+    data: "np.ndarray | MappedArray"
+    indices: "np.ndarray | MappedArray"
     indptr: np.ndarray
 
     def column(self, word: int) -> tuple[np.ndarray, np.ndarray]:
         start, end = int(self.indptr[word]), int(self.indptr[word + 1])
         return self.indices[start:end], self.data[start:end]
+
+    def release(self, word: int) -> None:
+        """Done reading the column: its pages need not stay resident (MappedArray)."""
+        for array in (self.indices, self.data):
+            if isinstance(array, MappedArray):
+                array.release(int(self.indptr[word]), int(self.indptr[word + 1]))

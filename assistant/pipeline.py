@@ -250,6 +250,12 @@ class Assistant:
                         raise
             return self._loaded[1]
 
+    def warm_up(self) -> None:
+        """Load the index and the model and ask one question, so that a problem surfaces
+        now, with its message, and the first user's question is not the slow one (it
+        would load the model and BM25's compiled loops)."""
+        self.ask("news")
+
     def ask(self, question: str, k: int = 3, window: DateWindow = DateWindow(),
             method: str = "hybrid", timeline: bool | None = None, read_dates: bool = True,
             embed=None) -> Answer:
@@ -262,7 +268,7 @@ class Assistant:
         data, vectors = self.data, QuestionVectors(embed or self.embedder.embed)
 
         def event_date(phrase: str, rest: str) -> str | None:
-            return self.event_date(vectors.of(phrase, rest))  # rest is embedded alongside
+            return self.date_of_event(vectors.of(phrase, rest))  # rest embedded alongside
 
         when, narrowed = news.read_window(question, window, event_date) if read_dates \
             else (None, window)
@@ -272,11 +278,11 @@ class Assistant:
         if when and news.asks_only_when(searched):
             digest = news.window_digest(data, narrowed, question, news.TIMELINE_QUOTES)
             return replace(digest, searched=searched, window=news.window_json(when))
-        if when and holds_nothing(data, narrowed):  # the date names the event, not its
-            when, searched = None, question           # coverage: ask the question whole
+        if when and holds_nothing(data, narrowed):
+            when, searched = None, question  # the date names the event, not its coverage
         hits, result = respond(data, partial(vectors.of, searched), searched, wanted,
                                narrowed if when else window, method)
-        if when and not hits:  # as above, when no keyword matched inside the window
+        if when and not hits:  # the same, when no keyword matched inside the window
             when, searched = None, question
             hits, result = respond(data, partial(vectors.of, searched), searched, wanted,
                                    window, method)
@@ -287,8 +293,9 @@ class Assistant:
                        window=news.window_json(when),
                        ranked=tuple(ranked_articles(data, hits)))
 
-    def event_date(self, phrase_vector: np.ndarray) -> str | None:
-        """The date of the article that best matches an event ("the summit in Samarkand")."""
+    def date_of_event(self, phrase_vector: np.ndarray) -> str | None:
+        """The date of the article that best matches an event ("the summit in Samarkand"),
+        given the phrase's vector."""
         data = self.data
         hits = data.dense_search(phrase_vector, 1)
         if hits and hits[0].score >= EVENT_MIN_COSINE:

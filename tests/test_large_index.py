@@ -6,8 +6,10 @@ import json
 from dataclasses import asdict
 
 import numpy as np
+import pytest
 
 from assistant.article_file import ArticleFile, article_dates, text_lengths
+from assistant.disk_array import MappedArray
 from assistant.embed import normalise
 from assistant.index import IndexData, make_faiss_index
 from assistant.types import Article
@@ -78,3 +80,27 @@ def test_article_file_reads_each_article_back_on_demand(tmp_path):
     assert article_dates(lazy) == article_dates(articles) == ["2022-03-01", None, "2021-12-31"]
     path.unlink()  # a cleanup removing the version: the open file still answers
     assert lazy[2].text == "x" * 5000
+
+
+def resident_file_bytes() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("RssFile"))
+
+
+def test_mapped_rows_read_then_released_do_not_stay_resident(tmp_path):
+    path = tmp_path / "column.npy"
+    values = np.arange(16_000_000, dtype=np.float32)  # 64 MB
+    np.save(path, values)
+    array = MappedArray(path)
+    before = resident_file_bytes()
+    assert float(array[1_000:9_001_000].sum(dtype=np.float64)) == \
+        float(values[1_000:9_001_000].sum(dtype=np.float64))
+    held = resident_file_bytes() - before
+    array.release(1_000, 9_001_000)
+    released = resident_file_bytes() - before
+    assert held >= 30_000_000 and released < 2_000_000, (held, released)
+    assert np.array_equal(array[5:10], values[5:10])  # still readable after a release
+    np.save(path, values[:10])
+    path.write_bytes(path.read_bytes()[:-8])
+    with pytest.raises(ValueError):
+        MappedArray(path)
