@@ -14,6 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+# A fault maps the cached pages around it too, up to this aligned block (Linux's
+# fault_around_bytes): released ranges are widened to it, or those pages would stay.
+FAULT_AROUND = 1 << 16
+
 
 class DiskArray:
     """Rows of a saved array, read on demand: `array[start:stop]` as for a numpy array,
@@ -69,6 +73,6 @@ class MappedArray:
     def release(self, start: int, stop: int) -> None:
         if stop <= start or not hasattr(self.map, "madvise"):  # not on Windows
             return
-        first = (self.offset + start * self.itemsize) // mmap.PAGESIZE * mmap.PAGESIZE
-        self.map.madvise(mmap.MADV_DONTNEED, first,
-                         self.offset + stop * self.itemsize - first)
+        first = (self.offset + start * self.itemsize) // FAULT_AROUND * FAULT_AROUND
+        last = -(-(self.offset + stop * self.itemsize) // FAULT_AROUND) * FAULT_AROUND
+        self.map.madvise(mmap.MADV_DONTNEED, first, min(last, len(self.map)) - first)
