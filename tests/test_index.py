@@ -63,7 +63,7 @@ def test_faiss_top_k_equals_brute_force_with_and_without_a_filter(built, fake_em
             expected = ids[np.argsort(-scores, kind="stable")[:5]]
             threads = faiss.omp_get_max_threads()
             hits = data.dense_search(q, 5, subset)
-            assert faiss.omp_get_max_threads() == threads  # one thread while searching only
+            assert faiss.omp_get_max_threads() == threads  # its one-thread search undone
             assert [h.chunk_id for h in hits] == expected.tolist()
             assert np.allclose([h.score for h in hits], np.sort(scores)[::-1][:5], atol=1e-5)
 
