@@ -16,8 +16,6 @@ from dataclasses import dataclass, replace
 from datetime import date as Date, timedelta
 from pathlib import Path
 
-import numpy as np
-
 from .archive import read_archive
 from .bench_scale import scale_report
 from .cache import EmbeddingCache

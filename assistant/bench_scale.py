@@ -54,7 +54,7 @@ def synthetic_sentences(base: Sentences, size: int) -> Sentences:
     """The base chunks' sentences, repeated as the chunks are (real vectors, not noisy
     ones: the answerer reads them, the search does not)."""
     offsets = np.asarray(base.offsets[:])
-    chunks, rows = len(offsets) - 1, int(offsets[-1])
+    chunks = len(offsets) - 1
     copies = -(-size // chunks)
     counts = np.tile(np.diff(offsets), copies)[:size]
     tiled = np.concatenate([[0], np.cumsum(counts)])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
 import time
 import unicodedata
 from dataclasses import dataclass, field

@@ -18,7 +18,7 @@ from .errors import AssistantError, BadQuestion
 from .followup import resolve
 from .pipeline import MAX_QUESTION_CHARS, Assistant, check_question
 from .retrieve import DateWindow
-from .types import Answer, Article, Snippet, Source
+from .types import Answer, Article, Snippet
 from .ui_render import (CSS, SOURCE_JS, TRANSCRIPT_JS, render_source, render_source_message,
                         render_transcript, status_line)
 

@@ -126,7 +126,7 @@ def test_index_command_reports_each_problem_and_counts_both(tmp_path, small_arch
     assert len([n for n in lines if n.startswith("note: ")]) == len(RENAMED)
     assert f"{root / 'broken.jsonl'}:7: bad JSON" in err
     assert main(["index", "--check", "--index", str(tmp_path / "index")]) == 0
-    assert capsys.readouterr().out.startswith(f"ok: v-")
+    assert capsys.readouterr().out.startswith("ok: v-")
 
 
 DRIVER = f"""
