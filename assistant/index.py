@@ -232,6 +232,7 @@ def check_manifest(folder: Path, manifest: dict, model_name: str, fingerprint: s
     with ThreadPoolExecutor(available_cores()) as pool:
         for name, digest in zip(names, pool.map(sha256_file, (folder / n for n in names))):
             if digest != listed[name].get("sha256"):
+                pool.shutdown(cancel_futures=True)  # the rest need not be hashed
                 raise IndexDamaged(f"index file {folder / name} does not match its "
                                    f"checksum: {fix}")
 
