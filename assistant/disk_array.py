@@ -19,16 +19,21 @@ import numpy as np
 FAULT_AROUND = 1 << 16
 
 
+def npy_header(path: Path) -> tuple[np.dtype, tuple[int, ...], int]:
+    """dtype, shape and data offset of a saved array of rows; ValueError if it holds
+    none, or if the file is shorter than its header says."""
+    header = np.load(path, mmap_mode="r", allow_pickle=False)  # maps, reads no data
+    if header.ndim == 0 or header.dtype.hasobject:
+        raise ValueError(f"{path} does not hold an array of rows")
+    return header.dtype, header.shape, header.offset
+
+
 class DiskArray:
     """Rows of a saved array, read on demand: `array[start:stop]` as for a numpy array,
     whose other operations it does not offer."""
 
     def __init__(self, path: Path):
-        header = np.load(path, mmap_mode="r", allow_pickle=False)  # reads the header only
-        if header.ndim == 0 or header.dtype.hasobject:
-            raise ValueError(f"{path} does not hold an array of rows")
-        self.dtype, self.shape, self.offset = header.dtype, header.shape, header.offset
-        del header
+        self.dtype, self.shape, self.offset = npy_header(path)
         self.row_bytes = self.dtype.itemsize * int(np.prod(self.shape[1:], dtype=np.int64))
         self.file = open(path, "rb")  # closed when the index holding it is dropped
 
@@ -53,15 +58,12 @@ class MappedArray:
     kernel keeps them cached for the next question)."""
 
     def __init__(self, path: Path):
-        # The header only (and ValueError if the file is shorter than it says).
-        header = np.load(path, mmap_mode="r", allow_pickle=False)
-        if header.ndim != 1 or header.dtype.hasobject:
+        dtype, shape, offset = npy_header(path)
+        if len(shape) != 1:
             raise ValueError(f"{path} does not hold a one-dimensional array")
-        dtype, count, offset = header.dtype, header.shape[0], header.offset
-        del header
         with open(path, "rb") as file:
             self.map = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-        self.array = np.frombuffer(self.map, dtype=dtype, count=count, offset=offset)
+        self.array = np.frombuffer(self.map, dtype=dtype, count=shape[0], offset=offset)
         self.offset, self.itemsize = offset, dtype.itemsize
 
     def __len__(self) -> int:

@@ -1,5 +1,5 @@
-"""Inner loops over every chunk, compiled by numba: BM25's column adding and top-k, and
-the date filter's mask.
+"""BM25's inner loops over every chunk, compiled by numba: adding a word's column of
+scores, and picking the top k.
 
 At a million chunks a question's words hold up to 1.4M postings and the score array is
 a million long; numpy's fancy-index add and partition took 3-29 ms a question on them,
@@ -68,11 +68,3 @@ def best_ids(scores: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
             count += 1
     return ids
 
-
-@njit(cache=True, nogil=True)
-def chunk_mask(article_inside: np.ndarray, article_rows: np.ndarray) -> np.ndarray:
-    """Per chunk, whether its article is inside: article_inside[article_rows]."""
-    mask = np.empty(len(article_rows), dtype=np.bool_)
-    for i in range(len(article_rows)):
-        mask[i] = article_inside[article_rows[i]]
-    return mask

@@ -115,10 +115,8 @@ class LexicalIndex:
         from .kernels import add_column
 
         total = np.zeros(self.num_docs, dtype=np.float32)
-        words = [self.vocab[t] for t in tokenize(query) if t in self.vocab]
-        for word in words:
+        for word in (self.vocab[t] for t in tokenize(query) if t in self.vocab):
             add_column(total, *self.columns.column(word))
-        for word in words:
             self.columns.release(word)
         return total
 

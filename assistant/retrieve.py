@@ -46,12 +46,10 @@ def allowed_chunks(data: IndexData, window: DateWindow) -> np.ndarray | None:
     """A mask over chunk ids: True inside the window (undated articles are kept). None
     means all, also when the window holds every article: searches without a filter are
     faster."""
-    from .kernels import chunk_mask  # numba: imported when first needed (a quarter second)
-
     inside = articles_inside(data, window) if window else None
     if inside is None or inside.all():
         return None
-    return chunk_mask(inside, data.article_rows)
+    return inside.take(data.article_rows)
 
 
 def holds_nothing(data: IndexData, window: DateWindow) -> bool:
