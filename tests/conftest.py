@@ -24,7 +24,7 @@ class FakeEmbedder:
     precision = "fp32"
     dim = 64
 
-    def embed(self, texts, progress=False):
+    def embed(self, texts):
         rows = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in zip(rows, texts):
             for word in re.findall(r"\w+", text.lower()):
@@ -46,7 +46,7 @@ class HashEmbedder:
     precision = "fp32"
     dim = 32
 
-    def embed(self, texts, progress=False):
+    def embed(self, texts):
         seeds = [int.from_bytes(hashlib.sha256(t.encode()).digest(), "little") for t in texts]
         rows = [np.random.default_rng(seed).standard_normal(self.dim) for seed in seeds]
         return normalise(np.array(rows, dtype=np.float32).reshape(-1, self.dim))

@@ -92,7 +92,7 @@ def test_an_answer_embeds_only_the_question_and_reads_the_best_sentences_closely
     embedded = []
     real_embed = assistant.embedder.embed
 
-    def counting(texts, progress=False):
+    def counting(texts):
         embedded.append(list(texts))
         return real_embed(texts)
 

@@ -85,7 +85,7 @@ def test_rebuild_reuses_vectors_of_unchanged_chunks_and_sentences(tmp_path, smal
     first = rebuild([small_archive], index_dir, fake_embedder)
     (small_archive / "new.txt").write_text("Late news\n\nA new article arrived today.")
     embedded = []
-    monkeypatch.setattr(fake_embedder, "embed", lambda texts, progress=False: embedded.extend(
+    monkeypatch.setattr(fake_embedder, "embed", lambda texts: embedded.extend(
         texts) or FakeEmbedder.embed(fake_embedder, texts))
     second = rebuild([small_archive], index_dir, fake_embedder)
     assert (first.embedded, second.embedded) == (first.chunks, 1)
@@ -184,7 +184,7 @@ def test_a_rebuild_failing_midway_leaves_the_old_index_in_service(
     (small_archive / "new.txt").write_text("Late news\n\nA new article arrived today.")
 
     class Exploding(FakeEmbedder):
-        def embed(self, texts, progress=False):
+        def embed(self, texts):
             raise RuntimeError("power cut while embedding")
 
     with pytest.raises(RuntimeError):

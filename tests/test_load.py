@@ -39,9 +39,9 @@ def chat(bundled_index, real_embedder):
 
 
 class SlowEmbedder(FakeEmbedder):
-    def embed(self, texts, progress=False):
+    def embed(self, texts):
         time.sleep(0.3)
-        return super().embed(texts, progress)
+        return super().embed(texts)
 
 
 @pytest.fixture
