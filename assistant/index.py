@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .article_file import ArticleFile, text_lengths
+from .article_file import ArticleFile, article_days, text_lengths
 from .embed import available_cores
 from .errors import IndexDamaged, IndexMismatch
 from .lexical import OFFSETS, TOKENIZER_VERSION, TOKENS, VOCAB, LexicalIndex
@@ -129,9 +129,15 @@ class IndexData:
             else self.articles[row].id
 
     @cached_property
-    def article_rows(self) -> np.ndarray:
-        """Each chunk's article row, contiguous: date filters index by it."""
-        return self.chunks[:, 0].astype(np.int32)  # 4 bytes a chunk, read once per filter
+    def days_in_order(self) -> np.ndarray:
+        """Every article's day, sorted, the undated (NaT) last: a date window bisects them."""
+        return np.sort(article_days(self.articles))
+
+    @cached_property
+    def chunks_per_article(self) -> np.ndarray:
+        """Per article row, its number of chunks. Chunks are in article order (chunks_fit),
+        so a date mask over chunks repeats each article's verdict that many times."""
+        return np.bincount(self.chunks[:, 0], minlength=len(self.articles))
 
     def dense_search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[Hit]:
         """Top-k chunks by cosine to the unit `query` vector, among the `allowed` ones (a
@@ -271,13 +277,14 @@ def load_index(folder: Path, model_name: str, fingerprint: str) -> IndexData:
 
 
 def chunks_fit(chunks: np.ndarray, articles: list[Article]) -> bool:
-    """True when every chunk row names an article and lies inside its text."""
+    """True when every chunk row names an article and lies inside its text, and the
+    chunks are in article order (as every build writes them; date masks rely on it)."""
     if chunks.ndim != 2 or chunks.shape[1] != 3:
         return False
     if len(chunks) == 0:
         return True
     rows, starts, ends = chunks[:, 0], chunks[:, 1], chunks[:, 2]
-    if rows.min() < 0 or rows.max() >= len(articles):
+    if rows[0] < 0 or rows[-1] >= len(articles) or (rows[1:] < rows[:-1]).any():
         return False
     lengths = text_lengths(articles)[rows]
     return bool(((0 <= starts) & (starts < ends) & (ends <= lengths)).all())

@@ -49,12 +49,19 @@ def allowed_chunks(data: IndexData, window: DateWindow) -> np.ndarray | None:
     inside = articles_inside(data, window) if window else None
     if inside is None or inside.all():
         return None
-    return inside.take(data.article_rows)
+    return np.repeat(inside, data.chunks_per_article)  # 0.35 ms at 1M chunks; take: 0.8
 
 
 def holds_nothing(data: IndexData, window: DateWindow) -> bool:
-    """True when no article lies inside the window (checked without listing chunks)."""
-    return bool(window) and not articles_inside(data, window).any()
+    """True when no article lies inside the window: two bisections of the sorted days (most
+    quiz questions say "this week", a window that is empty without an as-of date)."""
+    days = data.days_in_order
+    if not window or (len(days) and np.isnat(days[-1])):
+        return False  # undated articles lie in every window
+    first = np.searchsorted(days, np.datetime64(window.since, "D")) if window.since else 0
+    end = np.searchsorted(days, np.datetime64(window.last, "D"), "right") if window.last \
+        else len(days)
+    return bool(first >= end)
 
 
 def articles_inside(data: IndexData, window: DateWindow) -> np.ndarray:

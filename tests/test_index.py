@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
+from dataclasses import replace
 
 import faiss
 import numpy as np
@@ -11,7 +11,7 @@ import pytest
 from assistant import pipeline, sentences, store
 from assistant.chunking import chunk_article
 from assistant.errors import IndexDamaged, IndexMismatch, IndexMissing
-from assistant.index import load_index
+from assistant.index import chunks_fit, load_index
 from assistant.lexical import tokenize
 from assistant.pipeline import rebuild
 from assistant.sentences import quote_spans
@@ -48,7 +48,21 @@ def test_a_window_allows_the_chunks_of_its_articles_and_of_undated_ones(built):
     assert np.flatnonzero(allowed_chunks(data, before)).tolist() == \
         [i for i, d in enumerate(dates) if d is None]
     assert not holds_nothing(data, before)
-    assert holds_nothing(SimpleNamespace(articles=[a for a in data.articles if a.date]), before)
+    # Without undated articles, a window holds nothing exactly when no date lies inside it.
+    dated = replace(data, articles=[a for a in data.articles if a.date])
+    days = sorted({a.date for a in dated.articles})
+    edges = [None, "1900-01-01", *days, "2100-01-01"] + [str(np.datetime64(d) + 1) for d in days]
+    windows = [DateWindow(since=a, until=b) for a in edges for b in edges]
+    for window in windows:
+        assert holds_nothing(dated, window) == (bool(window) and not any(window.holds(d) for d in days))
+    assert any(holds_nothing(dated, w) for w in windows)
+
+
+def test_chunks_must_be_in_article_order_as_date_masks_assume(built):
+    data = load(built)
+    assert chunks_fit(data.chunks, data.articles)
+    assert not chunks_fit(data.chunks[::-1], data.articles)
+    assert data.chunks_per_article.sum() == len(data.chunks)
 
 
 def test_faiss_top_k_equals_brute_force_with_and_without_a_filter(built, fake_embedder):
