@@ -120,13 +120,14 @@ class LexicalIndex:
             self.columns.release(word)
         return total
 
-    def top(self, query: str, k: int, allowed: np.ndarray | None = None
-            ) -> tuple[np.ndarray, np.ndarray]:
+    def top(self, query: str, k: int, allowed: np.ndarray | None = None,
+            scores: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The k best chunks for `query` among the `allowed` ones (a mask over chunk ids;
-        None: all), with a positive score: (ids, scores), best first, ties by lower id."""
+        None: all), with a positive score: (ids, scores), best first, ties by lower id.
+        `scores` are the query's, when already computed by scores()."""
         from .kernels import best_ids
 
-        scores = self.scores(query)
+        scores = self.scores(query) if scores is None else scores
         ids = best_ids(scores, np.empty(0, dtype=bool) if allowed is None else allowed, k)
         order = np.lexsort((ids, -scores[ids]))[:k]  # the k best, of them and ties
         return ids[order], scores[ids[order]]

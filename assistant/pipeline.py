@@ -6,7 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from functools import partial
@@ -25,7 +25,7 @@ from .dedup import find_clusters
 from .index import (FORMAT_VERSION, IndexData, Reusable, load_index, make_faiss_index,
                     reusable, save_index, text_key)
 from .lexical import TOKENIZER_VERSION, LexicalIndex, tokenize
-from .retrieve import DateWindow, holds_nothing, retrieve, vector_of
+from .retrieve import DateWindow, holds_nothing, retrieve, start_scoring, vector_of
 from .sentences import Sentences, cut as cut_sentences
 from .timeline import is_timeline_question
 from .types import Answer, Article, Chunk, Hit, Problem
@@ -266,9 +266,13 @@ class Assistant:
         if k < 1:
             raise BadQuestion(f"-k must be at least 1, not {k}")
         data, vectors = self.data, QuestionVectors(embed or self.embedder.embed)
+        scoring: dict[str, Future] = {}  # keyword scores begun before their search
 
         def event_date(phrase: str, rest: str) -> str | None:
-            return self.date_of_event(vectors.of(phrase, rest))  # rest embedded alongside
+            vector = vectors.of(phrase, rest)  # the rest is embedded alongside
+            if method != "dense":  # and its keywords scored while the event is dated
+                scoring[rest] = start_scoring(data, rest)
+            return self.date_of_event(vector)
 
         when, narrowed = news.read_window(question, window, event_date) if read_dates \
             else (None, window)
@@ -281,7 +285,7 @@ class Assistant:
         if when and holds_nothing(data, narrowed):
             when, searched = None, question  # the date names the event, not its coverage
         hits, result = respond(data, partial(vectors.of, searched), searched, wanted,
-                               narrowed if when else window, method)
+                               narrowed if when else window, method, scoring.get(searched))
         if when and not hits:  # the same, when no keyword matched inside the window
             when, searched = None, question
             hits, result = respond(data, partial(vectors.of, searched), searched, wanted,
@@ -325,8 +329,9 @@ def ranked_articles(data: IndexData, hits: list[Hit]) -> list[str]:
 
 
 def respond(data: IndexData, query_vector: np.ndarray | Callable[[], np.ndarray], question: str,
-            k: int = 3, window: DateWindow = DateWindow(), method: str = "hybrid"
-            ) -> tuple[list[Hit], Answer]:
+            k: int = 3, window: DateWindow = DateWindow(), method: str = "hybrid",
+            scoring: Future | None = None) -> tuple[list[Hit], Answer]:
     """Retrieve, then quote: the ranked chunks and the answer made from them."""
-    hits = retrieve(data, query_vector, question, window=window, method=method)
+    hits = retrieve(data, query_vector, question, window=window, method=method,
+                    scoring=scoring)
     return hits, answer(data, vector_of(query_vector), question, hits, k=k)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date as Date
 
@@ -88,9 +88,18 @@ def vector_of(query_vector: np.ndarray | Callable[[], np.ndarray]) -> np.ndarray
     return query_vector() if callable(query_vector) else query_vector
 
 
-def lexical_search(data: IndexData, question: str, k: int, allowed: np.ndarray | None) -> list[Hit]:
-    ids, scores = data.lexical.top(question, k, allowed)
+def lexical_search(data: IndexData, question: str, k: int, allowed: np.ndarray | None,
+                   scoring: Future | None = None) -> list[Hit]:
+    """BM25's k best; `scoring` is start_scoring()'s for the question, if it was called."""
+    ids, scores = data.lexical.top(question, k, allowed, scoring.result() if scoring else None)
     return [Hit(int(i), float(s)) for i, s in zip(ids, scores)]
+
+
+def start_scoring(data: IndexData, question: str) -> Future:
+    """BM25 scores every chunk for a question whose search must wait (an event question's
+    rest, while the event is dated). A search waiting on it cannot deadlock the pool: it
+    was queued after the scoring, which runs by then or has run."""
+    return KEYWORD_SEARCH.submit(data.lexical.scores, question)
 
 
 HALF_LIFE_DAYS = 60.0
@@ -114,17 +123,19 @@ RECENCY = 0.6  # share of the score that recency can take away under as-of
 
 def retrieve(data: IndexData, query_vector: np.ndarray | Callable[[], np.ndarray],
              question: str, k: int = 30, window: DateWindow = DateWindow(),
-             method: str = "hybrid", recency: float | None = None) -> list[Hit]:
+             method: str = "hybrid", recency: float | None = None,
+             scoring: Future | None = None) -> list[Hit]:
     """The k best chunks for the question by `method` ('dense', 'bm25' or 'hybrid').
 
     The keyword search runs on another thread, beside the dense search and, when
-    `query_vector` is a function that embeds the question, beside the embedding too.
+    `query_vector` is a function that embeds the question, beside the embedding too;
+    `scoring` is its scores if start_scoring() began them.
 
     With `window.as_of`, fused scores are scaled by (1 - recency) + recency * recency_weight
     so that, between similar evidence, the most recent wins.
     """
     allowed = allowed_chunks(data, window)
-    lexical = KEYWORD_SEARCH.submit(lexical_search, data, question, POOL, allowed) \
+    lexical = KEYWORD_SEARCH.submit(lexical_search, data, question, POOL, allowed, scoring) \
         if method != "dense" else None
     dense = data.dense_search(vector_of(query_vector), POOL, allowed) \
         if method != "bm25" else []

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from assistant.lexical import LexicalIndex
 from assistant.pipeline import Assistant, rebuild
 from assistant.retrieve import DateWindow
 
@@ -98,14 +99,19 @@ def test_a_date_window_with_no_articles_falls_back_to_the_whole_question(assista
     assert calls == [[result.question]]  # the empty window is not searched first
 
 
-def test_an_event_and_the_rest_of_the_question_are_embedded_in_one_call(assistant):
-    calls = []
+def test_an_event_question_embeds_event_and_rest_in_one_call_and_scores_the_rest_once(
+        assistant, monkeypatch):
+    calls, scored = [], []
+    real_scores = LexicalIndex.scores
+    monkeypatch.setattr(LexicalIndex, "scores",
+                        lambda self, query: scored.append(query) or real_scores(self, query))
     result = assistant.ask("What did the council approve before the dam opened all twelve "
                            "spillway gates?", window=DateWindow(as_of="2022-12-31"),
                            embed=counting(assistant.embedder, calls))
     assert result.window["event_date"] == "2022-03-02" and result.window["until"] == "2022-03-01"
     assert result.searched == "What did the council approve?"
     assert calls == [["the dam opened all twelve spillway gates", result.searched]]
+    assert scored == [result.searched]  # begun while the event was dated, and used
     assert [s.article_id for s in result.snippets + result.nearest] == ["council-1"]
 
 
