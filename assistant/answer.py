@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .index import IndexData
-from .lexical import tokenize
+from .lexical import STOPWORDS, TOKEN, fold, tokenize
 from .types import Answer, Hit, Snippet
 
 # Weights and the threshold were chosen on the news-qa-2022 dev weeks (see README, "How good is it").
@@ -49,10 +49,19 @@ def candidate_sentences(data: IndexData, hits: list[Hit]) -> list[Candidate]:
     return candidates
 
 
-def keyword_share(question_terms: set[str], sentence: str) -> float:
-    if not question_terms:
+def keyword_share(term_forms: list[frozenset[str]], sentence: str) -> float:
+    """Share of the question's terms (each as its surface_forms()) the sentence holds."""
+    if not term_forms:
         return 0.0
-    return len(question_terms & set(tokenize(sentence))) / len(question_terms)
+    words = set(TOKEN.findall(sentence.lower()))
+    return sum(not forms.isdisjoint(words) for forms in term_forms) / len(term_forms)
+
+
+def surface_forms(term: str) -> frozenset[str]:
+    """The words tokenize() turns into `term`: itself, +s, and -y as -ies. Matching them
+    against a sentence's words is tokenize()'s verdict without folding every word."""
+    forms = {term, term + "s", term[:-1] + "ies"}
+    return frozenset(f for f in forms if f not in STOPWORDS and fold(f) == term)
 
 
 def score_sentences(data: IndexData, query_vector: np.ndarray, question: str,
@@ -60,8 +69,8 @@ def score_sentences(data: IndexData, query_vector: np.ndarray, question: str,
     """Cheap evidence (keywords, rank, new names) for every sentence, plus the cosine to
     the question for the CLOSELY_READ best of them; the rest score -inf."""
     texts = [data.article_of(c.chunk_id).text[c.start:c.end] for c in candidates]
-    terms = set(tokenize(question))
-    keywords = np.array([keyword_share(terms, t) for t in texts])
+    term_forms = [surface_forms(term) for term in set(tokenize(question))]
+    keywords = np.array([keyword_share(term_forms, t) for t in texts])
     ranks = np.array([1.0 / (1 + c.rank) for c in candidates])
     novelty = np.array([new_names(question, t) for t in texts])
     scores = KEYWORD_WEIGHT * keywords + RANK_WEIGHT * ranks + NOVELTY_WEIGHT * novelty
@@ -83,7 +92,7 @@ def new_names(question: str, sentence: str) -> float:
     0.6666666666666666
     """
     asked = question.lower()
-    names = {m.group() for m in NAME.finditer(sentence) if m.group().lower() not in asked}
+    names = {name for name in NAME.findall(sentence) if name.lower() not in asked}
     return min(len(names), 3) / 3
 
 

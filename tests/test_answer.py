@@ -112,3 +112,22 @@ def test_each_chunks_sentences_lie_inside_it_and_carry_their_own_vector(assistan
         vectors = data.sentences.vectors_of(list(range(first, first + len(spans))))
         expected = embedder.embed([text[s:e] for s, e in spans.tolist()])
         assert np.allclose(vectors, expected, atol=1e-3)
+
+
+def test_keyword_share_by_surface_forms_equals_tokenizing_each_sentence(assistant):
+    from assistant.answer import keyword_share, surface_forms
+    from assistant.lexical import tokenize
+    from assistant.sentences import quote_spans
+
+    sentences = [a.text[s:e] for a in assistant.data.articles
+                 for s, e in quote_spans(a.text, 0, len(a.text))]
+    # Every sentence's words asked back, plus plurals, -ies, -ss/-us/-is and stopword forms.
+    questions = sentences[::7] + QUESTIONS + [
+        "countries cities policy story stories bus status analysis this thi it its wa was",
+        "Which parties' leaders, news and series?", "gas glass crisis yes days day"]
+    for question in questions:
+        terms = set(tokenize(question))
+        forms = [surface_forms(term) for term in terms]
+        for sentence in sentences:
+            expected = len(terms & set(tokenize(sentence))) / len(terms) if terms else 0.0
+            assert keyword_share(forms, sentence) == expected, (question, sentence)
