@@ -272,7 +272,7 @@ class Assistant:
             vector = vectors.of(phrase, rest)  # the rest is embedded alongside
             if method != "dense":  # and its keywords scored while the event is dated
                 scoring[rest] = start_scoring(data, rest)
-            return self.date_of_event(vector)
+            return date_of_event(data, vector)
 
         when, narrowed = news.read_window(question, window, event_date) if read_dates \
             else (None, window)
@@ -297,14 +297,14 @@ class Assistant:
                        window=news.window_json(when),
                        ranked=tuple(ranked_articles(data, hits)))
 
-    def date_of_event(self, phrase_vector: np.ndarray) -> str | None:
-        """The date of the article that best matches an event ("the summit in Samarkand"),
-        given the phrase's vector."""
-        data = self.data
-        hits = data.dense_search(phrase_vector, 1)
-        if hits and hits[0].score >= EVENT_MIN_COSINE:
-            return data.article_of(hits[0].chunk_id).date
-        return None
+
+def date_of_event(data: IndexData, phrase_vector: np.ndarray) -> str | None:
+    """The date of the article that best matches an event ("the summit in Samarkand"),
+    given the phrase's vector."""
+    hits = data.dense_search(phrase_vector, 1)
+    if hits and hits[0].score >= EVENT_MIN_COSINE:
+        return data.article_of(hits[0].chunk_id).date
+    return None
 
 
 class QuestionVectors:
