@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -27,8 +27,7 @@ CLOSELY_READ = 24  # of their sentences, how many get the cosine term (best by c
 PER_ARTICLE = 1  # quotes from one article at most
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):  # a tuple: an answer makes 50-150 of them
     chunk_id: int
     start: int
     end: int
@@ -68,7 +67,8 @@ def score_sentences(data: IndexData, query_vector: np.ndarray, question: str,
                     candidates: list[Candidate]) -> np.ndarray:
     """Cheap evidence (keywords, rank, new names) for every sentence, plus the cosine to
     the question for the CLOSELY_READ best of them; the rest score -inf."""
-    texts = [data.article_of(c.chunk_id).text[c.start:c.end] for c in candidates]
+    article = {chunk: data.article_of(chunk) for chunk in {c.chunk_id for c in candidates}}
+    texts = [article[c.chunk_id].text[c.start:c.end] for c in candidates]
     term_forms = [surface_forms(term) for term in set(tokenize(question))]
     keywords = np.array([keyword_share(term_forms, t) for t in texts])
     ranks = np.array([1.0 / (1 + c.rank) for c in candidates])
