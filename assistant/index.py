@@ -81,9 +81,9 @@ def make_faiss_index(vectors: np.ndarray, exact_below: int = EXACT_BELOW):
     return index
 
 
-def search_params(index, allowed: np.ndarray | None):
+def search_params(index, allowed: np.ndarray | None, allowed_count: int):
     """FAISS search parameters restricting `index` to the chunks `allowed` (a mask over
-    chunk ids; None: all).
+    chunk ids, holding `allowed_count`; None: all).
 
     An inverted file searches proportionally more lists the fewer ids are allowed, so a
     filter keeping a tenth of the chunks still finds about as many candidates."""
@@ -96,7 +96,7 @@ def search_params(index, allowed: np.ndarray | None):
     selector = faiss.IDSelectorBitmap(index.ntotal, faiss.swig_ptr(bits))
     selector.bits = bits  # the bitmap must live as long as the selector
     if isinstance(index, faiss.IndexIVF):
-        share = max(int(np.count_nonzero(allowed)), 1) / max(index.ntotal, 1)
+        share = max(allowed_count, 1) / max(index.ntotal, 1)
         return faiss.SearchParametersIVF(sel=selector, nprobe=min(
             index.nlist, int(np.ceil(index.nprobe / share))))
     return faiss.SearchParameters(sel=selector)
@@ -164,7 +164,7 @@ class IndexData:
         try:
             scores, ids = self.faiss_index.search(
                 query.reshape(1, -1).astype(np.float32), k,
-                params=search_params(self.faiss_index, allowed))
+                params=search_params(self.faiss_index, allowed, searchable))
         finally:
             faiss.omp_set_num_threads(threads)
         return [Hit(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]

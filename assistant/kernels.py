@@ -67,4 +67,3 @@ def best_ids(scores: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
             ids[count] = i
             count += 1
     return ids
-
