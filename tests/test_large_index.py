@@ -11,7 +11,7 @@ import pytest
 from assistant.article_file import ArticleFile, article_dates, text_lengths
 from assistant.disk_array import MappedArray
 from assistant.embed import normalise
-from assistant.index import IndexData, make_faiss_index
+from assistant.index import IndexData, make_faiss_index, read_faiss_index
 from assistant.types import Article
 
 
@@ -50,9 +50,11 @@ def test_filters_on_the_approximate_index_return_only_allowed_chunks(tmp_path):
 
     vectors = clustered(6000)
     data = data_over(vectors, exact_below=1000)
-    faiss.write_index(data.faiss_index, str(tmp_path / "faiss.index"))  # as load_index reads
-    data.faiss_index = faiss.read_index(str(tmp_path / "faiss.index"), faiss.IO_FLAG_MMAP)
     query = clustered(1, seed=2)[0]
+    built = data.dense_search(query, 100)
+    faiss.write_index(data.faiss_index, str(tmp_path / "faiss.index"))
+    data.faiss_index = read_faiss_index(tmp_path / "faiss.index")  # as load_index reads it
+    assert data.dense_search(query, 100) == built  # mapped, it searches as built
     rng = np.random.default_rng(3)
     for share in (0.005, 0.3):  # few allowed: exact over their vectors; many: wider probe
         allowed = np.sort(rng.choice(len(vectors), int(share * len(vectors)), replace=False))
