@@ -50,6 +50,8 @@ TRIGGER = re.compile(r"(?P<word>in|on|during|from|since|after|before|until|till|
 RANGE_JOIN = {"between": re.compile(r"\s+and\s+", re.I),
               "from": re.compile(r"\s+(?:to|until|till|through)\s+|\s*[-–]\s*", re.I)}
 EVENT_TRIGGER = re.compile(r"(?i)\b(?P<word>before|after|since|prior\s+to|ahead\s+of|following)\s+")
+# "which of the following cities": an adjective there, not a trigger
+FOLLOWING_AS_ADJECTIVE = re.compile(r"(?i)\b(?:the|these|those)\s+$")
 EVENT_TOKEN = re.compile(r"\s*([^\s?!,;:()\[\]\"“”]+)")
 MAX_EVENT_WORDS = 8
 DETERMINERS = set("the a an his her its their our this these those".split())
@@ -275,6 +277,9 @@ def go_back(today: date, n: int, unit: str) -> date:
 def event_phrase(question: str, find_event_date: Callable[[str, str], str | None]) -> When | None:
     """'before the summit in Samarkand': the window around the date the caller finds."""
     for trigger in EVENT_TRIGGER.finditer(question):
+        if trigger["word"].lower() == "following" and \
+                FOLLOWING_AS_ADJECTIVE.search(question, 0, trigger.start()):
+            continue
         end = event_end(question, trigger.end())
         if end is None:
             continue

@@ -168,6 +168,20 @@ def test_dates_win_over_events_and_pronouns_are_not_events():
     assert asked == []
 
 
+def test_the_following_is_not_an_event():
+    """'Which of the following US airports...' names no event: dating 'US airports'
+    would search only around the date of some article about airports."""
+    asked = []
+    for question in ("Which of the following US airports has been the worst for delays?",
+                     "Which of these following cities saw rents rise?"):
+        assert parse_when(question, TODAY, lambda phrase, rest: asked.append(phrase)
+                          or "2022-09-15") is None
+    assert asked == []
+    when = parse_when("Who resigned following the vote in Parliament?", TODAY,
+                      lambda phrase, rest: "2022-09-15")
+    assert (when.event, when.since) == ("the vote in Parliament", "2022-09-16")
+
+
 @pytest.mark.parametrize("question, query", [
     ("What happened in May 2022?", "What happened?"),
     ("Since June, what has Xi said?", "what has Xi said?"),
