@@ -49,9 +49,11 @@ def text_key(text: str) -> bytes:
     return hashlib.sha1(text.encode("utf-8")).digest()
 
 
-EXACT_BELOW = 200_000  # chunks; larger indexes are approximate (README, "Performance")
+EXACT_BELOW = 100_000  # chunks; larger indexes are approximate (README, "Performance")
 NPROBE = 16  # inverted lists searched per query (of ~2·sqrt(n))
-EXACT_FILTER_MAX = 50_000  # a date filter keeping at most this many chunks is searched exactly
+# Scoring one allowed chunk exactly (its float32 vector read from disk) costs about as much
+# as scanning this many 8-bit codes of a probed list: 0.35-0.45 us against 6-9 ns.
+GATHER_COST = 50
 
 
 def make_faiss_index(vectors: np.ndarray, exact_below: int = EXACT_BELOW):
@@ -96,10 +98,22 @@ def search_params(index, allowed: np.ndarray | None, allowed_count: int):
     selector = faiss.IDSelectorBitmap(index.ntotal, faiss.swig_ptr(bits))
     selector.bits = bits  # the bitmap must live as long as the selector
     if isinstance(index, faiss.IndexIVF):
-        share = max(allowed_count, 1) / max(index.ntotal, 1)
-        return faiss.SearchParametersIVF(sel=selector, nprobe=min(
-            index.nlist, int(np.ceil(index.nprobe / share))))
+        return faiss.SearchParametersIVF(sel=selector, nprobe=filtered_nprobe(index, allowed_count))
     return faiss.SearchParameters(sel=selector)
+
+
+def filtered_nprobe(index, allowed_count: int) -> int:
+    """Lists an inverted file probes for a filter keeping `allowed_count` chunks."""
+    share = max(allowed_count, 1) / max(index.ntotal, 1)
+    return min(index.nlist, int(np.ceil(index.nprobe / share)))
+
+
+def exact_filter_cheaper(index, allowed_count: int) -> bool:
+    """Whether scoring a filter's chunks exactly costs less than probing the inverted file
+    for them. At 1M chunks the two meet near 12,000 chunks: a filter keeping 50,000 took
+    23 ms exactly against 3.5 ms probed (recall@10 0.99)."""
+    scanned = filtered_nprobe(index, allowed_count) * index.ntotal / index.nlist
+    return allowed_count * GATHER_COST <= scanned
 
 
 @dataclass
@@ -148,8 +162,8 @@ class IndexData:
         k = min(k, searchable)
         if k <= 0:
             return []
-        if allowed is not None and searchable <= EXACT_FILTER_MAX \
-                and isinstance(self.faiss_index, faiss.IndexIVF):
+        if allowed is not None and isinstance(self.faiss_index, faiss.IndexIVF) \
+                and exact_filter_cheaper(self.faiss_index, searchable):
             # Few chunks allowed: exact scores from their vectors (read from disk) beat
             # probing lists that hold hardly any of them.
             ids = np.flatnonzero(allowed)
