@@ -85,10 +85,7 @@ def make_faiss_index(vectors: np.ndarray, exact_below: int = EXACT_BELOW):
 
 def search_params(index, allowed: np.ndarray | None, allowed_count: int):
     """FAISS search parameters restricting `index` to the chunks `allowed` (a mask over
-    chunk ids, holding `allowed_count`; None: all).
-
-    An inverted file searches proportionally more lists the fewer ids are allowed, so a
-    filter keeping a tenth of the chunks still finds about as many candidates."""
+    chunk ids, holding `allowed_count`; None: all)."""
     import faiss
 
     if allowed is None:
@@ -103,7 +100,9 @@ def search_params(index, allowed: np.ndarray | None, allowed_count: int):
 
 
 def filtered_nprobe(index, allowed_count: int) -> int:
-    """Lists an inverted file probes for a filter keeping `allowed_count` chunks."""
+    """Lists an inverted file probes for a filter keeping `allowed_count` chunks:
+    proportionally more the fewer are allowed, so a filter keeping a tenth of the chunks
+    still finds about as many candidates."""
     share = max(allowed_count, 1) / max(index.ntotal, 1)
     return min(index.nlist, int(np.ceil(index.nprobe / share)))
 
