@@ -6,7 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from functools import partial
@@ -33,6 +33,7 @@ from .types import Answer, Article, Chunk, Hit, Problem
 MAX_QUESTION_CHARS = 1000
 EVENT_MIN_COSINE = 0.4  # below this, no article is about the event named
 RELOAD_ATTEMPTS = 5  # a server reloading while rebuilds switch versions in quick succession
+RELOAD_WAIT = 1.0  # seconds an ask waits for a newer version before answering from the old
 
 
 @dataclass(frozen=True)
@@ -225,30 +226,49 @@ class Assistant:
         self.index_dir = Path(index_dir)
         self.embedder = embedder or Embedder()
         self._loaded: tuple[str, IndexData] | None = None
+        self._reload: Future | None = None  # the load of a newer version, while it runs
+        self._reload_due = 0.0  # until when asks wait for it (time.monotonic())
         self._lock = threading.Lock()
+        self._loader = ThreadPoolExecutor(1, thread_name_prefix="reload")
 
     @property
     def data(self) -> IndexData:
-        """The current index, reloaded when CURRENT names a new version.
-
-        A version that a later rebuild cleans up while it is being loaded fails to load;
-        CURRENT has moved on by then, so the newer version is loaded instead.
-        """
+        """The index in service. The first call loads it. When a rebuild has switched
+        CURRENT since, the new version loads on another thread while asks are answered
+        from the one loaded; for the load's first RELOAD_WAIT seconds they wait for it
+        instead. A small index is there by then; a large one (4-6 s to load at a million
+        chunks) stalls nobody."""
         with self._lock:
-            for attempt in range(RELOAD_ATTEMPTS):
-                name = store.current_name(self.index_dir)
-                if self._loaded is not None and self._loaded[0] == name:
-                    break
-                try:
-                    folder = store.current_version(self.index_dir)
-                    self._loaded = (folder.name, load_index(folder, self.embedder.name,
-                                                            self.embedder.fingerprint))
-                    break
-                except AssistantError:
-                    if attempt + 1 == RELOAD_ATTEMPTS or \
-                            store.current_name(self.index_dir) == name:
-                        raise
+            if self._loaded is None:
+                self._loaded = self._load_current()
+            if self._reload is None:
+                if store.current_name(self.index_dir) == self._loaded[0]:
+                    return self._loaded[1]
+                self._reload = self._loader.submit(self._load_current)
+                self._reload_due = time.monotonic() + RELOAD_WAIT
+            reload, due = self._reload, self._reload_due
+        wait([reload], timeout=max(0.0, due - time.monotonic()))
+        with self._lock:
+            if reload.done() and self._reload is reload:
+                self._reload = None
+                self._loaded = reload.result()  # a version that fails to load says so here
             return self._loaded[1]
+
+    def _load_current(self) -> tuple[str, IndexData]:
+        """The version CURRENT names, loaded. A version that a later rebuild cleans up
+        while it is being loaded fails to load; CURRENT has moved on by then, so the
+        newer version is loaded instead."""
+        attempts = RELOAD_ATTEMPTS
+        while True:
+            name = store.current_name(self.index_dir)
+            try:
+                folder = store.current_version(self.index_dir)
+                return folder.name, load_index(folder, self.embedder.name,
+                                               self.embedder.fingerprint)
+            except AssistantError:
+                attempts -= 1
+                if not attempts or store.current_name(self.index_dir) == name:
+                    raise
 
     def warm_up(self) -> None:
         """Load the index and the model and ask one question, so that a problem surfaces

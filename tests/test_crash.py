@@ -22,6 +22,7 @@ import pytest
 from assistant import pipeline, store
 from assistant.archive import read_archive
 from assistant.cli import main
+from assistant.errors import IndexDamaged
 from assistant.index import load_index
 from assistant.pipeline import Assistant, rebuild
 
@@ -218,6 +219,52 @@ def test_a_version_cleaned_up_while_a_server_loads_it_gives_way_to_the_newer_one
     monkeypatch.setattr(pipeline, "load_index", load_slowly)
     assert assistant.ask("harbour bridge reopened").found
     assert len(assistant.data.articles) == 5 and interrupted
+
+
+def test_asks_are_answered_from_the_loaded_version_while_a_new_one_loads(
+        tmp_path, small_archive, fake_embedder, monkeypatch):
+    index_dir = tmp_path / "index"
+    rebuild([small_archive], index_dir, fake_embedder)
+    assistant = Assistant(index_dir, fake_embedder)
+    assert len(assistant.data.articles) == 3
+    real_load, entered, release = pipeline.load_index, threading.Event(), threading.Event()
+
+    def load_when_released(*args):
+        entered.set()
+        assert release.wait(30)
+        return real_load(*args)
+
+    monkeypatch.setattr(pipeline, "load_index", load_when_released)
+    monkeypatch.setattr(pipeline, "RELOAD_WAIT", 0.01)
+    write(small_archive / "late.txt", "Late news\n\nThe ferry to the island resumed service.")
+    rebuild([small_archive], index_dir, fake_embedder)
+    for _ in range(3):  # the load is held up: every ask is answered, from the old version
+        assert assistant.ask("harbour bridge reopened").found
+        assert len(assistant.data.articles) == 3
+    assert entered.is_set()
+    release.set()
+    deadline = time.monotonic() + 30
+    while len(assistant.data.articles) == 3 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the load finishes on its own thread
+    assert len(assistant.data.articles) == 4
+    assert assistant.ask("ferry to the island").snippets[0].title == "Late news"
+
+
+def test_a_new_version_that_fails_to_load_is_reported_on_an_ask(
+        tmp_path, small_archive, fake_embedder, monkeypatch):
+    index_dir = tmp_path / "index"
+    rebuild([small_archive], index_dir, fake_embedder)
+    assistant = Assistant(index_dir, fake_embedder)
+    assert assistant.ask("harbour bridge reopened").found
+    write(small_archive / "late.txt", "Late news\n\nThe ferry to the island resumed service.")
+    rebuild([small_archive], index_dir, fake_embedder)
+    vectors = store.current_version(index_dir) / "vectors.npy"
+    damaged = bytearray(vectors.read_bytes())
+    damaged[-1] ^= 0xFF
+    vectors.write_bytes(bytes(damaged))
+    monkeypatch.setattr(pipeline, "RELOAD_WAIT", 30.0)
+    with pytest.raises(IndexDamaged, match="does not match its checksum"):
+        assistant.ask("harbour bridge reopened")
 
 
 @pytest.mark.parametrize("damage, words", [
