@@ -4,6 +4,7 @@ One version folder holds plain files only (JSON, .npy without pickle, FAISS's ow
 
     manifest.json   format, model + fingerprint, dimension, chunking, counts, checksums
     articles.jsonl  one article a line (quotes are cut from its `text`)
+    article_rows.json  each line's offset, id, text length and date (article_file.py)
     chunks.npy      int64 rows (article_row, start, end)
     keys.npy        SHA-1 of each chunk's embedded text, to reuse vectors on rebuild
     article_keys.npy  SHA-1 of each article's text, to reuse its chunks on rebuild
@@ -18,13 +19,13 @@ import hashlib
 import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from .article_file import ArticleFile, article_days, text_lengths
+from .article_file import ROWS, ArticleFile, article_days, text_lengths, write_articles
 from .embed import available_cores
 from .errors import IndexDamaged, IndexMismatch
 from .lexical import OFFSETS, TOKENIZER_VERSION, TOKENS, VOCAB, LexicalIndex
@@ -189,9 +190,7 @@ def save_index(folder: Path, data: IndexData, article_keys: list[bytes]) -> None
     import faiss
 
     folder.mkdir(parents=True, exist_ok=True)
-    with (folder / "articles.jsonl").open("w", encoding="utf-8") as handle:
-        for article in data.articles:
-            handle.write(json.dumps(asdict(article), ensure_ascii=False) + "\n")
+    write_articles(folder / "articles.jsonl", data.articles)
     for name, array in zip(ARRAYS, (data.chunks, data.keys, data.vectors)):
         np.save(folder / name, array, allow_pickle=False)
     np.save(folder / "article_keys.npy", np.array(article_keys, dtype="S20"), allow_pickle=False)
@@ -261,7 +260,10 @@ def load_index(folder: Path, model_name: str, fingerprint: str) -> IndexData:
     manifest = read_manifest(folder)
     check_manifest(folder, manifest, model_name, fingerprint)
     try:
-        articles = ArticleFile(folder / "articles.jsonl")  # texts stay on disk until quoted
+        # Texts stay on disk until quoted. Rows are read from a checksummed file only: an
+        # index written before they were saved has its lines parsed instead.
+        articles = ArticleFile(folder / "articles.jsonl",
+                               folder / ROWS if ROWS in manifest["files"] else None)
         chunks = np.load(folder / "chunks.npy", allow_pickle=False)
         # Keys and vectors are only read by rebuilds (and small filtered searches): mapped.
         keys, vectors = (np.load(folder / name, mmap_mode="r", allow_pickle=False)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from assistant import pipeline, sentences, store
+from assistant.article_file import ROWS, ArticleFile
 from assistant.chunking import chunk_article
 from assistant.errors import IndexDamaged, IndexMismatch, IndexMissing
 from assistant.index import chunks_fit, load_index
@@ -91,6 +92,23 @@ def test_round_trip_keeps_articles_chunks_and_vectors(built, small_archive, fake
     texts = [data.article_of(i).text[s:e] for i, (_, s, e) in enumerate(data.chunks)]
     assert all(texts)
     assert np.allclose(np.linalg.norm(data.vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_articles_load_from_their_saved_rows_or_by_parsing_an_older_index(built, monkeypatch):
+    parsed = load(built).articles
+    monkeypatch.setattr(ArticleFile, "_parsed_rows", None)  # saved rows: no line is parsed
+    saved = load(built).articles
+    assert (saved.ids, saved.dates) == (parsed.ids, parsed.dates)
+    assert saved.offsets.tolist() == parsed.offsets.tolist()
+    assert saved.lengths.tolist() == parsed.lengths.tolist()
+    assert list(saved) == list(parsed)
+    monkeypatch.undo()
+    folder = store.current_version(built)  # an index written before rows were saved
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest["files"][ROWS]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / ROWS).unlink()
+    assert list(load(built).articles) == list(parsed)
 
 
 def test_rebuild_reuses_vectors_of_unchanged_chunks_and_sentences(tmp_path, small_archive,

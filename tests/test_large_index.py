@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from assistant.article_file import ArticleFile, article_dates, text_lengths
+from assistant.article_file import (ROWS, ArticleFile, article_dates, text_lengths,
+                                    write_articles)
 from assistant.disk_array import MappedArray
 from assistant.embed import normalise
 from assistant.index import IndexData, exact_filter_cheaper, make_faiss_index, read_faiss_index
@@ -77,21 +78,36 @@ def test_a_filter_is_searched_the_cheaper_way_at_a_million_chunks():
     assert not exact_filter_cheaper(index, 50_000)
 
 
-def test_article_file_reads_each_article_back_on_demand(tmp_path):
-    articles = [Article("a1", "Bridge reopens", "The bridge reopened. Traffic flows.",
-                        "2022-03-01", "Gazette"),
-                Article("a2", "Ünïcode “quotes”", "Text with — dashes and 日本語.", None),
-                Article("a3", "Third", "x" * 5000, "2021-12-31", url="https://e.org/3")]
+ARTICLES = [Article("a1", "Bridge reopens", "The bridge reopened. Traffic flows.", "2022-03-01",
+                    "Gazette"),
+            Article("a2", "Ünïcode “quotes”", "Text with — dashes and 日本語.", None),
+            Article("a3", "Third", "x" * 5000, "2021-12-31", url="https://e.org/3")]
+
+
+@pytest.mark.parametrize("rows_saved", [True, False])
+def test_article_file_reads_each_article_back_on_demand(tmp_path, rows_saved):
     path = tmp_path / "articles.jsonl"
-    path.write_text("".join(json.dumps(asdict(a), ensure_ascii=False) + "\n"
-                            for a in articles), encoding="utf-8")
-    lazy = ArticleFile(path)
-    assert len(lazy) == 3 and list(lazy) == articles and lazy[-1] == articles[-1]
-    assert lazy[1:] == articles[1:]
-    assert text_lengths(lazy).tolist() == text_lengths(articles).tolist() == [35, 27, 5000]
-    assert article_dates(lazy) == article_dates(articles) == ["2022-03-01", None, "2021-12-31"]
+    if rows_saved:  # as a build writes it
+        write_articles(path, ARTICLES)
+    else:  # as an older build wrote it: the lines are parsed
+        path.write_text("".join(json.dumps(asdict(a), ensure_ascii=False) + "\n"
+                                for a in ARTICLES), encoding="utf-8")
+    lazy = ArticleFile(path, tmp_path / ROWS if rows_saved else None)
+    assert len(lazy) == 3 and list(lazy) == ARTICLES and lazy[-1] == ARTICLES[-1]
+    assert lazy[1:] == ARTICLES[1:]
+    assert text_lengths(lazy).tolist() == text_lengths(ARTICLES).tolist() == [35, 27, 5000]
+    assert article_dates(lazy) == article_dates(ARTICLES) == ["2022-03-01", None, "2021-12-31"]
+    assert lazy.ids == ["a1", "a2", "a3"]
     path.unlink()  # a cleanup removing the version: the open file still answers
     assert lazy[2].text == "x" * 5000
+
+
+def test_saved_rows_that_do_not_describe_the_file_are_refused(tmp_path):
+    path = tmp_path / "articles.jsonl"
+    write_articles(path, ARTICLES)
+    write_articles(tmp_path / "other.jsonl", ARTICLES[:2])  # rows of another file
+    with pytest.raises(ValueError, match="does not describe"):
+        ArticleFile(path, tmp_path / ROWS)
 
 
 def resident_file_bytes() -> int:
