@@ -176,4 +176,9 @@ def format_bench(report: dict) -> str:
                      f"{row['search_p95_ms']} | {row['bytes_per_chunk_loaded']}, "
                      f"{row['bytes_per_chunk']} ({row['private_bytes_per_chunk']}) | "
                      f"{row['dense_recall10_vs_exact']} / {row['dense_recall100_vs_exact']} |")
+    lines.append("")
+    lines += [f"switch to a new version at {int(size):,} chunks: served after {row['switch_s']} "
+              f"s; {row['switch_asks']} asks meanwhile, p50 / p95 / max "
+              f"{row['switch_ask_p50_ms']} / {row['switch_ask_p95_ms']} / "
+              f"{row['switch_ask_max_ms']} ms" for size, row in report["scale"].items()]
     return "\n".join(lines)

@@ -7,7 +7,9 @@ loaded and asked in a fresh process, so the memory measured is what a server wou
 """
 from __future__ import annotations
 
+import itertools
 import multiprocessing
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -131,10 +133,35 @@ def measure_asks(index_dir: str, base_dir: str, questions: list[str], precision:
     after = memory()
     result = {f"{name}_p{q}_ms": percentile(values, q) for name, values in millis.items()
               for q in (50, 95)}
+    result.update(measure_switch(assistant, Path(index_dir), questions))
     result["load_s"] = round(load_seconds, 2)
     result.update({f"resident_{name}_bytes": after[name] - before[name] for name in after})
     result["resident_after_load_bytes"] = loaded["VmRSS"] - before["VmRSS"]
     return result
+
+
+def measure_switch(assistant, index_dir: Path, questions: list[str]) -> dict:
+    """Switch the index in service to a new version, a hard-linked copy of it, as a
+    finished rebuild would; then ask until the new version answers: how long that took,
+    and how long the asks took meanwhile."""
+    served = assistant.data
+    with store.writer_lock(index_dir), store.new_version(index_dir) as folder:
+        source = store.current_version(index_dir)
+        for path in source.rglob("*"):
+            if path.is_file():
+                (folder / path.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+                os.link(path, folder / path.relative_to(source))
+    switched, millis = time.perf_counter(), []
+    for question in itertools.cycle(questions):
+        clock = time.perf_counter()
+        assistant.ask(question)
+        millis.append((time.perf_counter() - clock) * 1000)
+        if assistant.data is not served:
+            break
+    return {"switch_s": round(time.perf_counter() - switched, 2), "switch_asks": len(millis),
+            "switch_ask_p50_ms": percentile(millis, 50),
+            "switch_ask_p95_ms": percentile(millis, 95),
+            "switch_ask_max_ms": round(max(millis), 1)}
 
 
 def scale_report(base: IndexData, base_dir: Path, questions, sizes, exact_below: int,

@@ -25,4 +25,6 @@ def test_quick_bench_reports_every_figure(tmp_path):
     assert sizes["2000"]["index"] == "IndexFlatIP"
     assert sizes["6000"]["index"] == "IndexIVFScalarQuantizer"
     assert 0 < sizes["6000"]["dense_recall10_vs_exact"] <= 1
+    for row in sizes.values():  # a switch to a new version was served, and asks answered
+        assert row["switch_asks"] >= 1 and row["switch_s"] > 0 and row["switch_ask_max_ms"] > 0
     assert "| embed_speedup |" in format_bench(report)
