@@ -18,12 +18,13 @@ from pathlib import Path
 
 from .archive import read_archive
 from .bench_scale import scale_report
+from .build import build_index
 from .cache import EmbeddingCache
 from .chunking import chunk_article, embedding_text
 from .embed import Embedder
 from .evaluate import Question, read_questions
 from .index import EXACT_BELOW, load_index
-from .pipeline import build_index, ranked_articles
+from .pipeline import ranked_articles
 from .retrieve import DateWindow, retrieve
 from . import store
 

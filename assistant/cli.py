@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_index(args) -> int:
     from .embed import Embedder
-    from .pipeline import rebuild
+    from .build import rebuild
 
     if args.check:
         return run_check(args)
@@ -198,7 +198,8 @@ def run_eval(args) -> int:
     from .calibrate import calibrate
     from .embed import Embedder
     from .evaluate import MemoEmbed, evaluate, format_report, prepare
-    from .pipeline import Assistant, rebuild
+    from .build import rebuild
+    from .pipeline import Assistant
 
     for path in (args.corpus, args.questions):
         if not path.is_file():
@@ -247,7 +248,8 @@ def run_bench(args) -> int:
 
 def run_serve(args) -> int:
     from .embed import Embedder
-    from .pipeline import Assistant, rebuild
+    from .build import rebuild
+    from .pipeline import Assistant
     from . import store, ui
 
     embedder = Embedder()

@@ -15,10 +15,11 @@ from datetime import date as Date, timedelta
 from pathlib import Path
 
 from .archive import read_archive
+from .build import archive_fingerprint, build_index
 from .cache import EmbeddingCache, default_cache_root
 from .errors import AssistantError
 from .index import FORMAT_VERSION
-from .pipeline import Assistant, archive_fingerprint, build_index
+from .pipeline import Assistant
 from .retrieve import DateWindow
 from . import store
 

@@ -70,7 +70,7 @@ def real_embedder():
 @pytest.fixture(scope="session")
 def bundled_index(tmp_path_factory, real_embedder):
     """The bundled archive indexed once with the real model."""
-    from assistant.pipeline import rebuild
+    from assistant.build import rebuild
 
     index_dir = tmp_path_factory.mktemp("bundled") / "index"
     rebuild([BUNDLED_ARCHIVE], index_dir, real_embedder)

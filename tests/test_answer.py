@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from assistant.build import rebuild
 from assistant.errors import BadQuestion
-from assistant.pipeline import Assistant, rebuild
+from assistant.pipeline import Assistant
 
 from conftest import BUNDLED_ARCHIVE
 

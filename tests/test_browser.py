@@ -22,7 +22,8 @@ import pytest
 from playwright.sync_api import expect
 
 from assistant import ui
-from assistant.pipeline import Assistant, rebuild
+from assistant.build import rebuild
+from assistant.pipeline import Assistant
 
 from conftest import BUNDLED_ARCHIVE, ROOT, write
 

@@ -21,10 +21,11 @@ import pytest
 
 from assistant import pipeline, store
 from assistant.archive import read_archive
+from assistant.build import rebuild
 from assistant.cli import main
 from assistant.errors import IndexDamaged
 from assistant.index import load_index
-from assistant.pipeline import Assistant, rebuild
+from assistant.pipeline import Assistant
 
 from conftest import FakeEmbedder, HashEmbedder, write
 
@@ -40,8 +41,8 @@ from pathlib import Path
 import numpy as np
 import bm25s, faiss  # imported before "ready": kills should land in the rebuild itself
 
+from assistant.build import rebuild
 from assistant.embed import normalise
-from assistant.pipeline import rebuild
 
 {inspect.getsource(HashEmbedder)}
 

@@ -135,8 +135,8 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.build import rebuild
 from assistant.embed import normalise
-from assistant.pipeline import rebuild
 
 {inspect.getsource(HashEmbedder)}
 

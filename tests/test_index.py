@@ -8,13 +8,13 @@ import faiss
 import numpy as np
 import pytest
 
-from assistant import pipeline, sentences, store
+from assistant import build, sentences, store
 from assistant.article_file import ROWS, ArticleFile
+from assistant.build import rebuild
 from assistant.chunking import chunk_article
 from assistant.errors import IndexDamaged, IndexMismatch, IndexMissing
 from assistant.index import chunks_fit, load_index
 from assistant.lexical import tokenize
-from assistant.pipeline import rebuild
 from assistant.sentences import quote_spans
 from assistant.retrieve import DateWindow, allowed_chunks, holds_nothing
 
@@ -129,9 +129,9 @@ def count_work(monkeypatch) -> tuple[list[str], list[str], list[str]]:
     """Lists that fill, as rebuilds run, with the ids of the articles cut into chunks, the
     chunk texts tokenised and the chunk texts cut into quotable sentences."""
     cut, tokenised, quoted = [], [], []
-    monkeypatch.setattr(pipeline, "chunk_article", lambda article, settings:
+    monkeypatch.setattr(build, "chunk_article", lambda article, settings:
                         cut.append(article.id) or chunk_article(article, settings))
-    monkeypatch.setattr(pipeline, "tokenize", lambda text: tokenised.append(text) or tokenize(text))
+    monkeypatch.setattr(build, "tokenize", lambda text: tokenised.append(text) or tokenize(text))
     monkeypatch.setattr(sentences, "quote_spans", lambda text, start, end: quoted.append(
         text[start:end]) or quote_spans(text, start, end))
     return cut, tokenised, quoted
@@ -226,7 +226,7 @@ def test_a_rebuild_failing_midway_leaves_the_old_index_in_service(
         (folder / "articles.jsonl").write_text("half written")
         raise OSError("disk full")
 
-    monkeypatch.setattr("assistant.pipeline.save_index", half_save)
+    monkeypatch.setattr("assistant.build.save_index", half_save)
     with pytest.raises(OSError):
         rebuild([small_archive, BUNDLED_ARCHIVE], built, fake_embedder)
     assert store.current_name(built) == before

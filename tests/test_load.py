@@ -14,9 +14,10 @@ import httpx
 import pytest
 
 from assistant import loadtest, ui
+from assistant.build import rebuild
 from assistant.cli import main
 from assistant.errors import AssistantError
-from assistant.pipeline import Assistant, rebuild
+from assistant.pipeline import Assistant
 
 from conftest import BUNDLED_ARCHIVE, FakeEmbedder
 

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from assistant.build import rebuild
 from assistant.lexical import LexicalIndex
-from assistant.pipeline import Assistant, rebuild
+from assistant.pipeline import Assistant
 from assistant.retrieve import DateWindow
 
 from conftest import write

@@ -10,7 +10,8 @@ from html.parser import HTMLParser
 import pytest
 
 from assistant import followup, ui, ui_render
-from assistant.pipeline import Assistant, rebuild
+from assistant.build import rebuild
+from assistant.pipeline import Assistant
 from assistant.types import Answer, Article, Snippet, Source
 from assistant.ui import (Filters, Turn, api_answer, blocked_paths, keep_only, respond,
                           source_view)

@@ -1,0 +1,190 @@
+"""Archive -> index: rebuild() reads the archive, embeds what is new and switches the index
+in service to the result."""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import store
+from .archive import read_archive
+from .cache import EmbeddingCache
+from .chunking import ChunkSettings, chunk_article, embedding_text
+from .dedup import find_clusters
+from .embed import Embedder
+from .errors import AssistantError
+from .index import (FORMAT_VERSION, IndexData, Reusable, make_faiss_index, reusable, save_index,
+                    text_key)
+from .lexical import TOKENIZER_VERSION, LexicalIndex, tokenize
+from .sentences import Sentences, cut as cut_sentences
+from .types import Article, Chunk, Problem
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    articles: int
+    chunks: int
+    embedded: int  # chunks embedded anew; the rest reused vectors from the previous index
+    problems: tuple[Problem, ...]
+    seconds: float
+    version: str
+
+    def line(self) -> str:
+        skipped = sum(p.skipped for p in self.problems)
+        renamed = len(self.problems) - skipped
+        return (f"indexed {self.articles} articles, {self.chunks} chunks "
+                f"({self.embedded} embedded, {self.chunks - self.embedded} reused), "
+                f"{skipped} skipped, " + (f"{renamed} duplicate ids renamed, " if renamed else "")
+                + f"in {self.seconds:.1f} s")
+
+
+def rebuild(archive_paths: list[Path], index_dir: Path, embedder: Embedder,
+            settings: ChunkSettings = ChunkSettings(), progress: bool = False,
+            cache: EmbeddingCache | None = None) -> BuildSummary:
+    """Read the archive, embed what is new, and switch the index to the result atomically."""
+    started = time.monotonic()
+    articles, problems = read_archive(archive_paths)
+    if not articles:
+        raise AssistantError(f"no articles found in {', '.join(map(str, archive_paths))}"
+                             + (f" ({len(problems)} files skipped)" if problems else ""))
+    return build_index(articles, problems, [str(p) for p in archive_paths], index_dir, embedder,
+                       settings, progress, cache, started)
+
+
+def build_index(articles: list[Article], problems: list[Problem], origin: list[str],
+                index_dir: Path, embedder: Embedder, settings: ChunkSettings = ChunkSettings(),
+                progress: bool = False, cache: EmbeddingCache | None = None,
+                started: float | None = None) -> BuildSummary:
+    """Index `articles` into a new version of `index_dir`, reusing what the version in
+    service already computed for unchanged texts (index.reusable)."""
+    started = time.monotonic() if started is None else started
+    with store.writer_lock(index_dir):
+        reuse = previous_work(index_dir, embedder, settings)
+        article_keys = [text_key(a.text) for a in articles]
+        rows, texts = chunk_all(articles, settings, reuse.spans, article_keys)
+        keys = np.array([text_key(t) for t in texts], dtype="S20")
+        offsets, spans, quotes, quote_keys = cut_sentences(articles, rows, text_key, article_keys,
+                                                           reuse.quotes)
+        if cache:
+            cached = cache.load()
+            reuse.vectors.update(cached)
+            reuse.sentence_vectors.update(cached)
+        # Near duplicates and BM25 are Python and numpy work; they run while the model embeds
+        # on its own threads (OpenVINO releases the GIL), so a rebuild that embeds little
+        # is not also held up by them.
+        with ThreadPoolExecutor(2, thread_name_prefix="index") as pool:
+            clusters = pool.submit(story_clusters, articles)
+            lexical = pool.submit(bm25_index, texts, keys, reuse.tokens)
+            vectors, new = embed_reusing(texts, keys, reuse.vectors, embedder,
+                                         "chunks" if progress else None)
+            quote_vectors, new_quotes = embed_reusing(quotes, quote_keys, reuse.sentence_vectors,
+                                                      embedder, "sentences" if progress else None,
+                                                      dtype=np.float16)
+            clusters, lexical = clusters.result(), lexical.result()
+        if cache:
+            cache.add(keys[new], vectors[new])
+            cache.add(quote_keys[new_quotes], quote_vectors[new_quotes])
+        sentences = Sentences(offsets, spans, quote_vectors, quote_keys)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "model": {"name": embedder.name, "fingerprint": embedder.fingerprint,
+                      "precision": embedder.precision},
+            "dim": int(vectors.shape[1]),
+            "chunking": settings.to_json(),
+            "tokenizer": TOKENIZER_VERSION,
+            "counts": {"articles": len(articles), "chunks": len(rows),
+                       "skipped": sum(p.skipped for p in problems), "clusters": len(clusters)},
+            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "archive": origin,
+            "archive_fingerprint": archive_fingerprint(articles),
+            "problems": [str(p) for p in problems],
+        }
+        data = IndexData(manifest, articles, np.array(rows, dtype=np.int64).reshape(-1, 3), keys,
+                         vectors, make_faiss_index(vectors), lexical, sentences, clusters)
+        with store.new_version(index_dir) as folder:
+            save_index(folder, data, article_keys)
+    return BuildSummary(len(articles), len(rows), len(new), tuple(problems),
+                        time.monotonic() - started, store.current_name(index_dir) or "")
+
+
+def story_clusters(articles: list[Article]) -> list[list[int]]:
+    """Rows of the articles that are copies of one story (syndicated or re-scraped)."""
+    row_of = {article.id: row for row, article in enumerate(articles)}
+    return [[row_of[i] for i in cluster] for cluster in find_clusters(articles)]
+
+
+def bm25_index(texts: list[str], keys: np.ndarray, known: dict[bytes, list[str]]
+               ) -> LexicalIndex:
+    """BM25 over the chunk texts, tokenising only those whose tokens are not `known`."""
+    return LexicalIndex.build([known.get(key) or tokenize(text)
+                               for key, text in zip(keys.tolist(), texts)])
+
+
+def archive_fingerprint(articles: list[Article]) -> str:
+    """SHA-256 over every article's fields: equal fingerprints, equal archives."""
+    digest = hashlib.sha256()
+    for article in articles:
+        digest.update(json.dumps(asdict(article), sort_keys=True, ensure_ascii=False).encode())
+    return digest.hexdigest()
+
+
+def previous_work(index_dir: Path, embedder: Embedder, settings: ChunkSettings) -> Reusable:
+    """What the index in service lets this rebuild skip (nothing if there is none)."""
+    try:
+        folder = store.current_version(index_dir)
+    except AssistantError:
+        return Reusable()
+    return reusable(folder, embedder.name, embedder.fingerprint, settings.to_json())
+
+
+def chunk_all(articles: list[Article], settings: ChunkSettings,
+              known: dict[bytes, list[tuple[int, int]]], article_keys: list[bytes]
+              ) -> tuple[list, list[str]]:
+    """(article_row, start, end) rows and embedding texts of every chunk; an article whose
+    text is in `known` keeps the chunks it had, without cutting it again."""
+    rows, texts = [], []
+    for row, article in enumerate(articles):
+        spans = known.get(article_keys[row])
+        chunks = ([Chunk(article.id, s, e) for s, e in spans] if spans
+                  else chunk_article(article, settings))
+        for chunk in chunks:
+            rows.append((row, chunk.start, chunk.end))
+            texts.append(embedding_text(article, chunk))
+    return rows, texts
+
+
+EMBED_BLOCK = 2048  # texts embedded at a time (their float32 vectors are held only meanwhile)
+
+
+def embed_reusing(texts: list[str], keys: np.ndarray, known: dict[bytes, np.ndarray],
+                  embedder: Embedder, progress: str | None, dtype=np.float32
+                  ) -> tuple[np.ndarray, list[int]]:
+    """Vectors for all texts, as `dtype`, embedding those whose key is not in `known`
+    (each distinct text once, a block at a time); also returns the positions that were
+    not known. `progress` names the texts on a progress bar (None: no bar)."""
+    from tqdm import tqdm
+
+    vectors = np.zeros((len(texts), embedder.dim), dtype=dtype)
+    new, first = [], {}  # positions not known; key -> its first such position
+    for i, key in enumerate(keys.tolist()):
+        if key in known:
+            vectors[i] = known[key]
+        else:
+            new.append(i)
+            first.setdefault(key, i)
+    distinct = list(first.values())
+    with tqdm(total=len(distinct), unit="text", desc=f"embedding {progress}",
+              disable=progress is None or not distinct) as bar:
+        for start in range(0, len(distinct), EMBED_BLOCK):
+            block = distinct[start:start + EMBED_BLOCK]
+            vectors[block] = embedder.embed([texts[i] for i in block])
+            bar.update(len(block))
+    if new:
+        vectors[new] = vectors[[first[key] for key in keys[new].tolist()]]
+    return vectors, new
