@@ -20,7 +20,7 @@ import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 
 import numpy as np
@@ -248,11 +248,11 @@ def check_manifest(folder: Path, manifest: dict, model_name: str, fingerprint: s
     # they are 8 GB, and loading took 8-12 s hashing them one after the other.
     names = sorted(listed, key=lambda name: -listed[name]["bytes"])
     with ThreadPoolExecutor(available_cores()) as pool:
-        for name, digest in zip(names, pool.map(sha256_file, (folder / n for n in names))):
-            if digest != listed[name].get("sha256"):
-                pool.shutdown(cancel_futures=True)  # the rest need not be hashed
-                raise IndexDamaged(f"index file {folder / name} does not match its "
-                                   f"checksum: {fix}")
+        try:
+            list(pool.map(partial(verified, folder, manifest), names))
+        except ValueError as error:
+            pool.shutdown(cancel_futures=True)  # the rest need not be hashed
+            raise IndexDamaged(f"index file {error}: {fix}") from None
 
 
 def load_index(folder: Path, model_name: str, fingerprint: str) -> IndexData:
@@ -366,7 +366,7 @@ def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) ->
 def verified(folder: Path, manifest: dict, name: str) -> Path:
     """`folder/name`, once its checksum matches the manifest's (ValueError if not)."""
     path = folder / name
-    if sha256_file(path) != manifest["files"][name]["sha256"]:
+    if sha256_file(path) != manifest["files"][name].get("sha256"):
         raise ValueError(f"{path} does not match its checksum")
     return path
 
