@@ -4,6 +4,7 @@ An index of n chunks repeats the dev slice's articles and chunks (ids made uniqu
 vectors drawn around the slice's real vectors: real + Gaussian noise, renormalised, so
 neighbourhoods keep the shape of real data. Each index is saved like any other and then
 loaded and asked in a fresh process, so the memory measured is what a server would hold.
+That process then switches to a new version of its index while asking, as after a rebuild.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from . import store
 
 NOISE = 0.03  # per dimension; a synthetic vector's cosine to its real seed is about 0.85
 BLOCK = 100_000
+SWITCH_LIMIT = 600  # seconds; a switch not served by then is a failure, not a slow load
 
 
 def synthetic_index(base: IndexData, size: int, index_dir: Path, exact_below: int):
@@ -158,6 +160,8 @@ def measure_switch(assistant, index_dir: Path, questions: list[str]) -> dict:
         millis.append((time.perf_counter() - clock) * 1000)
         if assistant.data is not served:
             break
+        if time.perf_counter() - switched > SWITCH_LIMIT:
+            raise RuntimeError(f"a new version was not served within {SWITCH_LIMIT} s")
     return {"switch_s": round(time.perf_counter() - switched, 2), "switch_asks": len(millis),
             "switch_ask_p50_ms": percentile(millis, 50),
             "switch_ask_p95_ms": percentile(millis, 95),

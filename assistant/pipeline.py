@@ -64,7 +64,7 @@ class Assistant:
         CURRENT since, the new version loads on another thread while asks are answered
         from the one loaded; for the load's first RELOAD_WAIT seconds they wait for it
         instead. A small index is there by then; a large one (4-6 s to load at a million
-        chunks) stalls nobody."""
+        chunks) holds no ask up longer than that."""
         with self._lock:
             if self._loaded is None:
                 self._loaded = self._load_current()
