@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
@@ -25,16 +25,20 @@ ROWS = "article_rows.json"  # beside articles.jsonl: {"offsets", "ids", "lengths
 
 def write_articles(path: Path, articles: Sequence[Article]) -> None:
     """One article a JSON line at `path`, and their rows (offsets, ids...) in ROWS beside it."""
-    rows = {"offsets": [0], "ids": [], "lengths": [], "dates": []}
-    with path.open("wb") as handle:
-        for article in articles:
-            line = (json.dumps(asdict(article), ensure_ascii=False) + "\n").encode("utf-8")
-            handle.write(line)
-            rows["offsets"].append(rows["offsets"][-1] + len(line))
-            rows["ids"].append(article.id)
-            rows["lengths"].append(len(article.text))
-            rows["dates"].append(article.date)
+    with path.open("wb") as handle:  # write() returns the line's length in bytes
+        rows = article_rows((handle.write(json_line(article)), article) for article in articles)
     (path.parent / ROWS).write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+
+
+def article_rows(lines: Iterable[tuple[int, Article]]) -> dict[str, list]:
+    """ROWS' content for articles given with their lines' lengths in bytes."""
+    rows = {"offsets": [0], "ids": [], "lengths": [], "dates": []}
+    for size, article in lines:
+        rows["offsets"].append(rows["offsets"][-1] + size)
+        rows["ids"].append(article.id)
+        rows["lengths"].append(len(article.text))
+        rows["dates"].append(article.date)
+    return rows
 
 
 class ArticleFile(Sequence):
@@ -48,25 +52,16 @@ class ArticleFile(Sequence):
     def __init__(self, path: Path, rows: Path | None = None):
         """`rows`: the file write_articles() wrote beside `path` (None: parse every line)."""
         self._file = open(path, "rb")  # kept open: readable even after a cleanup unlinks it
-        offsets, ids, lengths, dates = self._saved_rows(rows) if rows else self._parsed_rows()
-        self.offsets = np.array(offsets, dtype=np.int64)
-        self.ids = ids  # a ranking names its articles without reading them
-        self.lengths = np.array(lengths, dtype=np.int64)
-        self.dates = dates
-        self.days = as_days(dates)
+        fields = self._saved_rows(rows) if rows else \
+            article_rows((len(line), parse(line)) for line in self._file)
+        self.offsets = np.array(fields["offsets"], dtype=np.int64)
+        self.ids = fields["ids"]  # a ranking names its articles without reading them
+        self.lengths = np.array(fields["lengths"], dtype=np.int64)
+        self.dates = fields["dates"]
+        self.days = as_days(self.dates)
         self._read = lru_cache(maxsize=CACHED_ARTICLES)(self._read_line)
 
-    def _parsed_rows(self) -> tuple[list, list, list, list]:
-        offsets, ids, lengths, dates = [0], [], [], []
-        for line in self._file:
-            article = parse(line)
-            offsets.append(offsets[-1] + len(line))
-            ids.append(article.id)
-            lengths.append(len(article.text))
-            dates.append(article.date)
-        return offsets, ids, lengths, dates
-
-    def _saved_rows(self, path: Path) -> tuple[list, list, list, list]:
+    def _saved_rows(self, path: Path) -> dict[str, list]:
         """ROWS, once it is seen to describe this file (ValueError if not)."""
         rows = json.loads(path.read_text(encoding="utf-8"))
         offsets, ids, lengths, dates = (rows.get(name) for name in
@@ -75,7 +70,7 @@ class ArticleFile(Sequence):
                 len(offsets) - 1 == len(ids) == len(lengths) == len(dates)
                 and offsets[-1] == os.fstat(self._file.fileno()).st_size):
             raise ValueError(f"{path} does not describe {self._file.name}")
-        return offsets, ids, lengths, dates
+        return rows
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -93,6 +88,10 @@ class ArticleFile(Sequence):
     def _read_line(self, row: int) -> Article:
         start, end = int(self.offsets[row]), int(self.offsets[row + 1])
         return parse(os.pread(self._file.fileno(), end - start, start))
+
+
+def json_line(article: Article) -> bytes:
+    return (json.dumps(asdict(article), ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def parse(line: bytes) -> Article:

@@ -8,8 +8,8 @@ import faiss
 import numpy as np
 import pytest
 
-from assistant import build, sentences, store
-from assistant.article_file import ROWS, ArticleFile
+from assistant import article_file, build, sentences, store
+from assistant.article_file import ROWS
 from assistant.build import rebuild
 from assistant.chunking import chunk_article
 from assistant.errors import IndexDamaged, IndexMismatch, IndexMissing
@@ -96,13 +96,13 @@ def test_round_trip_keeps_articles_chunks_and_vectors(built, small_archive, fake
 
 def test_articles_load_from_their_saved_rows_or_by_parsing_an_older_index(built, monkeypatch):
     parsed = load(built).articles
-    monkeypatch.setattr(ArticleFile, "_parsed_rows", None)  # saved rows: no line is parsed
-    saved = load(built).articles
+    with monkeypatch.context() as patched:
+        patched.setattr(article_file, "parse", None)  # saved rows: no line is parsed at load
+        saved = load(built).articles
     assert (saved.ids, saved.dates) == (parsed.ids, parsed.dates)
     assert saved.offsets.tolist() == parsed.offsets.tolist()
     assert saved.lengths.tolist() == parsed.lengths.tolist()
     assert list(saved) == list(parsed)
-    monkeypatch.undo()
     folder = store.current_version(built)  # an index written before rows were saved
     manifest = json.loads((folder / "manifest.json").read_text())
     del manifest["files"][ROWS]
