@@ -6,7 +6,7 @@ import random
 import numpy as np
 import pytest
 
-from assistant.lexical import DATA, LexicalIndex, tokenize
+from assistant.lexical import DATA, LexicalIndex, best_ids, tokenize
 
 WORDS = "summit samarkand kazakhstan oil price tokayev election border grain rail".split()
 
@@ -81,3 +81,21 @@ def test_top_k_equals_ranking_every_score_with_and_without_a_filter(skewed):
         expected_ids, expected_scores = brute_force_top(index, query, k, allowed)
         assert np.allclose(scores, expected_scores, rtol=1e-6)
         assert ids.tolist() == expected_ids
+
+
+@pytest.mark.parametrize("block", [1, 3, 16, 2048])
+def test_the_best_ids_are_those_of_sorting_every_score(block):
+    """Many blocks per k (the floor from the blocks' maxima is used) and few (it is not);
+    rounded scores tie across the k-th; zeros never count."""
+    rng = np.random.default_rng(block)
+    for trial in range(200):
+        size = int(rng.integers(0, 400))
+        scores = (rng.random(size) * (rng.random(size) < rng.random())).astype(np.float32)
+        if trial % 2:
+            scores = np.round(scores * 4).astype(np.float32)
+        allowed = rng.random(size) < 0.5 if trial % 3 == 0 else None
+        k = int(rng.choice([1, 2, 10, 100]))
+        kept = [i for i in range(size) if scores[i] > 0 and (allowed is None or allowed[i])]
+        kept.sort(key=lambda i: -scores[i])
+        expected = [i for i in kept if scores[i] >= scores[kept[k - 1]]] if len(kept) > k else kept
+        assert best_ids(scores, allowed, k, block).tolist() == sorted(expected)
