@@ -21,9 +21,10 @@ from .bench_scale import scale_report
 from .build import build_index
 from .cache import EmbeddingCache
 from .chunking import chunk_article, embedding_text
+from .dense import EXACT_BELOW
 from .embed import Embedder
 from .evaluate import Question, read_questions
-from .index import EXACT_BELOW, load_index
+from .index import load_index
 from .pipeline import ranked_articles
 from .retrieve import DateWindow, retrieve
 from . import store

@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from .chunking import embedding_text
+from .dense import make_faiss_index
 from .embed import normalise
 from .evaluate import percentile
-from .index import IndexData, make_faiss_index, save_index, text_key
+from .index import IndexData, save_index, text_key
 from .lexical import LexicalIndex, tokenize
 from .sentences import Sentences
 from . import store

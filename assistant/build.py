@@ -17,10 +17,10 @@ from .archive import read_archive
 from .cache import EmbeddingCache
 from .chunking import ChunkSettings, chunk_article, embedding_text
 from .dedup import find_clusters
+from .dense import make_faiss_index
 from .embed import Embedder
 from .errors import AssistantError
-from .index import (FORMAT_VERSION, IndexData, Reusable, make_faiss_index, reusable, save_index,
-                    text_key)
+from .index import FORMAT_VERSION, IndexData, Reusable, reusable, save_index, text_key
 from .lexical import TOKENIZER_VERSION, LexicalIndex, tokenize
 from .sentences import Sentences, cut as cut_sentences
 from .types import Article, Chunk, Problem

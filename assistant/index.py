@@ -32,6 +32,7 @@ from .lexical import OFFSETS, TOKENIZER_VERSION, TOKENS, VOCAB, LexicalIndex
 from .sentences import FILES as SENTENCE_FILES, KEYS as SENTENCE_KEYS, Sentences
 from .sentences import OFFSETS as SENTENCE_OFFSETS, SPANS as SENTENCE_SPANS
 from .sentences import VECTORS as SENTENCE_VECTORS, by_article as quotes_by_article
+from .dense import dense_search, read_faiss_index
 from .types import Article, Chunk, Hit
 
 FORMAT_VERSION = 3  # 2: clusters.json; 3: sentence vectors
@@ -48,72 +49,6 @@ def sha256_file(path: Path) -> str:
 
 def text_key(text: str) -> bytes:
     return hashlib.sha1(text.encode("utf-8")).digest()
-
-
-EXACT_BELOW = 100_000  # chunks; larger indexes are approximate (README, "Performance")
-NPROBE = 16  # inverted lists searched per query (of ~2·sqrt(n))
-# Scoring one allowed chunk exactly (its float32 vector read from disk) costs about as much
-# as scanning this many 8-bit codes of a probed list: 0.35-0.45 us against 6-9 ns.
-GATHER_COST = 50
-
-
-def make_faiss_index(vectors: np.ndarray, exact_below: int = EXACT_BELOW):
-    """Inner-product search; on unit vectors, inner product is cosine similarity.
-
-    Below `exact_below` chunks, exact (IndexFlatIP: 1,536 bytes a chunk in memory). Above,
-    an inverted file of ~2·sqrt(n) k-means lists holding 8-bit scalar-quantised vectors
-    (IVF-SQ8: 384 bytes a chunk), of which NPROBE lists are searched.
-    """
-    import faiss
-
-    count, dim = vectors.shape
-    if count < exact_below:
-        index = faiss.IndexFlatIP(dim)
-        index.add(vectors)
-        return index
-    lists = int(2 * np.sqrt(count))
-    index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(dim), dim, lists,
-                                          faiss.ScalarQuantizer.QT_8bit,
-                                          faiss.METRIC_INNER_PRODUCT)
-    sample = np.sort(np.random.default_rng(0).choice(count, min(count, 40 * lists),
-                                                     replace=False))
-    index.train(np.ascontiguousarray(vectors[sample], dtype=np.float32))
-    for start in range(0, count, 100_000):
-        index.add(np.ascontiguousarray(vectors[start:start + 100_000], dtype=np.float32))
-    index.nprobe = NPROBE
-    return index
-
-
-def search_params(index, allowed: np.ndarray | None, allowed_count: int):
-    """FAISS search parameters restricting `index` to the chunks `allowed` (a mask over
-    chunk ids, holding `allowed_count`; None: all)."""
-    import faiss
-
-    if allowed is None:
-        return None
-    # A bitmap: built in a millisecond, where a set of ids takes tens of them at 1M chunks.
-    bits = np.packbits(allowed, bitorder="little")
-    selector = faiss.IDSelectorBitmap(index.ntotal, faiss.swig_ptr(bits))
-    selector.bits = bits  # the bitmap must live as long as the selector
-    if isinstance(index, faiss.IndexIVF):
-        return faiss.SearchParametersIVF(sel=selector, nprobe=filtered_nprobe(index, allowed_count))
-    return faiss.SearchParameters(sel=selector)
-
-
-def filtered_nprobe(index, allowed_count: int) -> int:
-    """Lists an inverted file probes for a filter keeping `allowed_count` chunks:
-    proportionally more the fewer are allowed, so a filter keeping a tenth of the chunks
-    still finds about as many candidates."""
-    share = max(allowed_count, 1) / max(index.ntotal, 1)
-    return min(index.nlist, int(np.ceil(index.nprobe / share)))
-
-
-def exact_filter_cheaper(index, allowed_count: int) -> bool:
-    """Whether scoring a filter's chunks exactly costs less than probing the inverted file
-    for them. At 1M chunks the two meet near 12,000 chunks: a filter keeping 50,000 took
-    23 ms exactly against 3.5 ms probed (recall@10 0.99)."""
-    scanned = filtered_nprobe(index, allowed_count) * index.ntotal / index.nlist
-    return allowed_count * GATHER_COST <= scanned
 
 
 @dataclass
@@ -156,32 +91,7 @@ class IndexData:
     def dense_search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[Hit]:
         """Top-k chunks by cosine to the unit `query` vector, among the `allowed` ones (a
         mask over chunk ids; None: all)."""
-        import faiss
-
-        searchable = len(self.chunks) if allowed is None else int(np.count_nonzero(allowed))
-        k = min(k, searchable)
-        if k <= 0:
-            return []
-        if allowed is not None and isinstance(self.faiss_index, faiss.IndexIVF) \
-                and exact_filter_cheaper(self.faiss_index, searchable):
-            # Few chunks allowed: exact scores from their vectors (read from disk) beat
-            # probing lists that hold hardly any of them.
-            ids = np.flatnonzero(allowed)
-            scores = np.asarray(self.vectors[ids] @ query.astype(np.float32))
-            top = np.argsort(-scores, kind="stable")[:k]
-            return [Hit(int(ids[i]), float(scores[i])) for i in top]
-        # One question, one thread: FAISS's OpenMP team would spin at its barriers against
-        # the keyword search and the embedding on the other core, stalling 5-15 ms.
-        # The setting is this thread's own (builds elsewhere keep every core); restored.
-        threads = faiss.omp_get_max_threads()
-        faiss.omp_set_num_threads(1)
-        try:
-            scores, ids = self.faiss_index.search(
-                query.reshape(1, -1).astype(np.float32), k,
-                params=search_params(self.faiss_index, allowed, searchable))
-        finally:
-            faiss.omp_set_num_threads(threads)
-        return [Hit(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        return dense_search(self.faiss_index, self.vectors, query, k, allowed)
 
 
 def save_index(folder: Path, data: IndexData, article_keys: list[bytes]) -> None:
@@ -284,15 +194,6 @@ def load_index(folder: Path, model_name: str, fingerprint: str) -> IndexData:
                            f"rebuild it with `assistant index --index {folder.parent}`")
     return IndexData(manifest, articles, chunks, keys, vectors, faiss_index, lexical, sentences,
                      clusters)
-
-
-def read_faiss_index(path: Path):
-    """The saved FAISS index, mapped, not read: a query probes a few of an inverted file's
-    lists. MMAP_IFC keeps FAISS's in-memory list layout over the map; plain MMAP's on-disk
-    lists searched 2.5 times slower (1.3 against 0.5 ms at 1M chunks)."""
-    import faiss
-
-    return faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
 
 
 def chunks_fit(chunks: np.ndarray, articles: list[Article]) -> bool:

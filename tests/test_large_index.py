@@ -11,9 +11,10 @@ import pytest
 
 from assistant.article_file import (ROWS, ArticleFile, article_dates, text_lengths,
                                     write_articles)
+from assistant.dense import exact_filter_cheaper, make_faiss_index, read_faiss_index
 from assistant.disk_array import MappedArray
 from assistant.embed import normalise
-from assistant.index import IndexData, exact_filter_cheaper, make_faiss_index, read_faiss_index
+from assistant.index import IndexData
 from assistant.types import Article
 
 
