@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from .article_file import ROWS, ArticleFile, article_days, text_lengths, write_articles
+from .dense import dense_search, read_faiss_index
 from .embed import available_cores
 from .errors import IndexDamaged, IndexMismatch
 from .lexical import OFFSETS, TOKENIZER_VERSION, TOKENS, VOCAB, LexicalIndex
 from .sentences import FILES as SENTENCE_FILES, KEYS as SENTENCE_KEYS, Sentences
 from .sentences import OFFSETS as SENTENCE_OFFSETS, SPANS as SENTENCE_SPANS
 from .sentences import VECTORS as SENTENCE_VECTORS, by_article as quotes_by_article
-from .dense import dense_search, read_faiss_index
 from .types import Article, Chunk, Hit
 
 FORMAT_VERSION = 3  # 2: clusters.json; 3: sentence vectors
