@@ -3,12 +3,12 @@ up the versions that rebuilds (build.py) switch to."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from time import monotonic
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from .types import Answer, Hit
 MAX_QUESTION_CHARS = 1000
 EVENT_MIN_COSINE = 0.4  # below this, no article is about the event named
 RELOAD_ATTEMPTS = 5  # a server reloading while rebuilds switch versions in quick succession
-RELOAD_WAIT = 1.0  # seconds an ask waits for a newer version before answering from the old
+RELOAD_WAIT = 1.0  # seconds an ask may wait for a newer version before answering from the old
 
 
 def check_question(question: str) -> str:
@@ -54,7 +54,8 @@ class Assistant:
         self.embedder = embedder or Embedder()
         self._loaded: tuple[str, IndexData] | None = None
         self._reload: Future | None = None  # the load of a newer version, while it runs
-        self._reload_due = 0.0  # until when asks wait for it (time.monotonic())
+        self._reload_due = 0.0  # until when asks wait for it (monotonic())
+        self._load_seconds = 0.0  # how long the last load took
         self._lock = threading.Lock()
         self._loader = ThreadPoolExecutor(1, thread_name_prefix="reload")
 
@@ -62,9 +63,9 @@ class Assistant:
     def data(self) -> IndexData:
         """The index in service. The first call loads it. When a rebuild has switched
         CURRENT since, the new version loads on another thread while asks are answered
-        from the one loaded; for the load's first RELOAD_WAIT seconds they wait for it
-        instead. A small index is there by then; a large one (4-6 s to load at a million
-        chunks) holds no ask up longer than that."""
+        from the one loaded. If the last load took at most RELOAD_WAIT seconds, asks in the
+        new load's first RELOAD_WAIT seconds wait for it instead: a small index is there
+        by then. A large one (4-6 s to load at a million chunks) holds no ask up."""
         with self._lock:
             if self._loaded is None:
                 self._loaded = self._load_current()
@@ -72,9 +73,10 @@ class Assistant:
                 if store.current_name(self.index_dir) == self._loaded[0]:
                     return self._loaded[1]
                 self._reload = self._loader.submit(self._load_current)
-                self._reload_due = time.monotonic() + RELOAD_WAIT
+                self._reload_due = monotonic() + \
+                    (RELOAD_WAIT if self._load_seconds <= RELOAD_WAIT else 0.0)
             reload, due = self._reload, self._reload_due
-        wait([reload], timeout=max(0.0, due - time.monotonic()))
+        wait([reload], timeout=max(0.0, due - monotonic()))
         with self._lock:
             if reload.done() and self._reload is reload:
                 self._reload = None
@@ -85,13 +87,14 @@ class Assistant:
         """The version CURRENT names, loaded. A version that a later rebuild cleans up
         while it is being loaded fails to load; CURRENT has moved on by then, so the
         newer version is loaded instead."""
-        attempts = RELOAD_ATTEMPTS
+        attempts, started = RELOAD_ATTEMPTS, monotonic()
         while True:
             name = store.current_name(self.index_dir)
             try:
                 folder = store.current_version(self.index_dir)
-                return folder.name, load_index(folder, self.embedder.name,
-                                               self.embedder.fingerprint)
+                loaded = load_index(folder, self.embedder.name, self.embedder.fingerprint)
+                self._load_seconds = monotonic() - started
+                return folder.name, loaded
             except AssistantError:
                 attempts -= 1
                 if not attempts or store.current_name(self.index_dir) == name:

@@ -251,6 +251,32 @@ def test_asks_are_answered_from_the_loaded_version_while_a_new_one_loads(
     assert assistant.ask("ferry to the island").snippets[0].title == "Late news"
 
 
+def test_no_ask_waits_for_a_new_version_when_the_last_load_took_longer_than_the_wait(
+        tmp_path, small_archive, fake_embedder, monkeypatch):
+    index_dir = tmp_path / "index"
+    rebuild([small_archive], index_dir, fake_embedder)
+    real_load, release = pipeline.load_index, threading.Event()
+    clock = [0.0]  # the asking code's clock: the first load takes 60 s
+
+    def load(*args):
+        if clock[0] == 0.0:
+            clock[0] = 60.0
+        else:
+            assert release.wait(30)  # an ask that waits for this load gets the new version
+        return real_load(*args)
+
+    monkeypatch.setattr(pipeline, "load_index", load)
+    monkeypatch.setattr(pipeline, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(pipeline, "RELOAD_WAIT", 30.0)
+    assistant = Assistant(index_dir, fake_embedder)
+    assert len(assistant.data.articles) == 3
+    write(small_archive / "late.txt", "Late news\n\nThe ferry to the island resumed service.")
+    rebuild([small_archive], index_dir, fake_embedder)
+    threading.Timer(0.5, release.set).start()  # lets a waiting ask get the new version
+    assert assistant.ask("harbour bridge reopened").found
+    assert len(assistant.data.articles) == 3  # answered at once, from the loaded version
+
+
 def test_a_new_version_that_fails_to_load_is_reported_on_an_ask(
         tmp_path, small_archive, fake_embedder, monkeypatch):
     index_dir = tmp_path / "index"
