@@ -272,7 +272,7 @@ def test_no_ask_waits_for_a_new_version_when_the_last_load_took_longer_than_the_
     assert len(assistant.data.articles) == 3
     write(small_archive / "late.txt", "Late news\n\nThe ferry to the island resumed service.")
     rebuild([small_archive], index_dir, fake_embedder)
-    threading.Timer(0.5, release.set).start()  # lets a waiting ask get the new version
+    threading.Timer(5.0, release.set).start()  # lets an ask that waits get the new version
     assert assistant.ask("harbour bridge reopened").found
     assert len(assistant.data.articles) == 3  # answered at once, from the loaded version
 
