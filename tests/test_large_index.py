@@ -2,15 +2,13 @@
 search (an oracle), date filters on it, and articles read lazily from disk."""
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from assistant.article_file import (ROWS, ArticleFile, article_dates, text_lengths,
-                                    write_articles)
+from assistant.article_file import (ROWS, ArticleFile, article_dates, json_line,
+                                    text_lengths, write_articles)
 from assistant.dense import exact_filter_cheaper, make_faiss_index, read_faiss_index
 from assistant.disk_array import MappedArray
 from assistant.embed import normalise
@@ -91,8 +89,7 @@ def test_article_file_reads_each_article_back_on_demand(tmp_path, rows_saved):
     if rows_saved:  # as a build writes it
         write_articles(path, ARTICLES)
     else:  # as an older build wrote it: the lines are parsed
-        path.write_text("".join(json.dumps(asdict(a), ensure_ascii=False) + "\n"
-                                for a in ARTICLES), encoding="utf-8")
+        path.write_bytes(b"".join(json_line(a) for a in ARTICLES))
     lazy = ArticleFile(path, tmp_path / ROWS if rows_saved else None)
     assert len(lazy) == 3 and list(lazy) == ARTICLES and lazy[-1] == ARTICLES[-1]
     assert lazy[1:] == ARTICLES[1:]
