@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .article_file import ROWS, ArticleFile, article_days, text_lengths, write_articles
+from .article_file import (ROWS, ArticleFile, article_days, article_ids, text_lengths,
+                           write_articles)
 from .dense import dense_search, read_faiss_index
 from .embed import available_cores
 from .errors import IndexDamaged, IndexMismatch
@@ -73,9 +74,27 @@ class IndexData:
         return self.articles[int(self.chunks[chunk_id, 0])]
 
     def article_id_of(self, chunk_id: int) -> str:
-        row = int(self.chunks[chunk_id, 0])
-        return self.articles.ids[row] if isinstance(self.articles, ArticleFile) \
-            else self.articles[row].id
+        return self.article_ids[int(self.chunks[chunk_id, 0])]
+
+    def article_by_id(self, article_id: str) -> Article | None:
+        row = self.rows_by_id.get(article_id)
+        return None if row is None else self.articles[row]
+
+    @cached_property
+    def article_ids(self) -> list[str]:
+        return article_ids(self.articles)
+
+    @cached_property
+    def rows_by_id(self) -> dict[str, int]:
+        """Article id -> row: a citation names its article by id (at a million chunks,
+        reading the articles in turn to find one took seconds)."""
+        return {article_id: row for row, article_id in enumerate(self.article_ids)}
+
+    @cached_property
+    def stories(self) -> dict[int, list[int]]:
+        """Article row -> the rows of every article of its story (copies included); rows
+        without copies are not in it."""
+        return {row: cluster for cluster in self.clusters for row in cluster}
 
     @cached_property
     def days_in_order(self) -> np.ndarray:

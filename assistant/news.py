@@ -40,15 +40,10 @@ def window_json(when: When | None) -> dict | None:
             "event_date": when.event_date, "describe": when.describe()}
 
 
-def story_rows(data: IndexData) -> dict[int, list[int]]:
-    """Article row -> the rows of every article of its story (copies included)."""
-    return {row: cluster for cluster in data.clusters for row in cluster}
-
-
 def with_copies(result: Answer, data: IndexData, hits: list[Hit]) -> Answer:
     """One quote per story: a quote from a copy of an already quoted article is dropped,
     and each quote names the other articles carrying its story."""
-    stories = story_rows(data)
+    stories = data.stories
     if not stories:
         return result
     row_of = {data.article_id_of(h.chunk_id): int(data.chunks[h.chunk_id, 0]) for h in hits}
@@ -78,7 +73,8 @@ def newer_coverage(result: Answer, data: IndexData, hits: list[Hit], window: Dat
     top_words = set().union(*(headline_words(s.title) for s in (top, *top.also_in)))
     copy_ids = {c.article_id for c in top.also_in}
     retrieved = [data.article_of(h.chunk_id) for h in hits[:10]]
-    cluster = [data.articles[r] for c in data.clusters for r in c if data.articles[r].id in copy_ids]
+    cluster = [data.articles[r] for r in data.stories.get(data.rows_by_id.get(top.article_id), [])
+               if data.article_ids[r] in copy_ids]
     candidates = {a.id: a for a in retrieved + cluster
                   if a.id in copy_ids or len(top_words & headline_words(a.title)) >= 2}
     newer = [a for a in candidates.values() if a.date and a.date > top.date
@@ -93,7 +89,7 @@ def headline_words(title: str) -> set[str]:
 
 def as_timeline(result: Answer, data: IndexData, k: int) -> Answer:
     """One quote per story, oldest first; only quotes as strong as an answer must be."""
-    clusters = {data.articles[row].id: n for n, cluster in enumerate(data.clusters)
+    clusters = {data.article_ids[row]: n for n, cluster in enumerate(data.clusters)
                 for row in cluster}
     strong = [s for s in result.snippets if s.score >= FOUND_THRESHOLD]
     ordered = timeline(strong, clusters, limit=k)
@@ -113,7 +109,7 @@ def window_digest(data: IndexData, window: DateWindow, question: str, k: int) ->
     """The stories of a date window, oldest first, each quoted by its opening sentence;
     stories with more copies in the archive come first when there are more than `k`."""
     dates = article_dates(data.articles)
-    stories = story_rows(data)
+    stories = data.stories
     leaders: dict[tuple, int] = {}  # story -> its first row inside the window
     for row, day in enumerate(dates):
         if day and window.holds(day):

@@ -14,11 +14,12 @@ from functools import partial
 from datetime import date
 from pathlib import Path
 
+from .article_file import sources_and_categories
 from .errors import AssistantError, BadQuestion
 from .followup import resolve
 from .pipeline import MAX_QUESTION_CHARS, Assistant, check_question
 from .retrieve import DateWindow
-from .types import Answer, Article, Snippet
+from .types import Answer, Snippet
 from .ui_render import (CSS, SOURCE_JS, TRANSCRIPT_JS, render_source, render_source_message,
                         render_transcript, status_line)
 
@@ -151,10 +152,6 @@ def without_dates(assistant: Assistant, history: list[Turn], number: str | int) 
     return history
 
 
-def find_article(articles: list[Article], article_id: str) -> Article | None:
-    return next((a for a in articles if a.id == article_id), None)
-
-
 def source_view(assistant: Assistant, history: list[Turn], cite: str) -> str:
     """The article a citation names, from `cite` = "turn:kind:index[:copy]": quote `index`
     of the answer ("a") or of the closest passages ("n"), highlighted; copy `copy` of that
@@ -174,7 +171,7 @@ def source_view(assistant: Assistant, history: list[Turn], cite: str) -> str:
                 label = f"The story of [{int(index) + 1}] in another article"
     except (AttributeError, IndexError, KeyError, TypeError, ValueError):
         return render_source_message("That citation is no longer in this conversation.")
-    article = find_article(assistant.data.articles, named.article_id)
+    article = assistant.data.article_by_id(named.article_id)
     if article is None:
         return render_source_message("That article is no longer in the index (it was rebuilt "
                                      "since the answer); ask the question again.")
@@ -238,11 +235,9 @@ def index_status(assistant: Assistant) -> str:
 def filter_choices(assistant: Assistant) -> tuple[list[str], list[str]]:
     """The sources and the categories of the index in service, sorted."""
     try:
-        articles = assistant.data.articles
+        return sources_and_categories(assistant.data.articles)
     except AssistantError:
-        articles = []
-    return (sorted({a.source for a in articles if a.source}),
-            sorted({a.category for a in articles if a.category}))
+        return [], []
 
 
 def build_app(assistant: Assistant, examples: tuple[str, ...] = EXAMPLES):

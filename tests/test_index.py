@@ -111,6 +111,15 @@ def test_articles_load_from_their_saved_rows_or_by_parsing_an_older_index(built,
     assert list(load(built).articles) == list(parsed)
 
 
+def test_an_article_is_found_by_id_reading_only_its_own_line(built, monkeypatch):
+    data = load(built)
+    parse, parsed = article_file.parse, []
+    monkeypatch.setattr(article_file, "parse", lambda line: parsed.append(line) or parse(line))
+    last = data.article_ids[-1]
+    assert data.article_by_id(last).id == last and len(parsed) == 1
+    assert data.article_by_id("no such article") is None and len(parsed) == 1
+
+
 def test_rebuild_reuses_vectors_of_unchanged_chunks_and_sentences(tmp_path, small_archive,
                                                                   fake_embedder, monkeypatch):
     index_dir = tmp_path / "index"

@@ -2,13 +2,15 @@
 search (an oracle), date filters on it, and articles read lazily from disk."""
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from assistant import article_file
 from assistant.article_file import (ROWS, ArticleFile, article_dates, json_line,
-                                    text_lengths, write_articles)
+                                    sources_and_categories, text_lengths, write_articles)
 from assistant.dense import exact_filter_cheaper, make_faiss_index, read_faiss_index
 from assistant.disk_array import MappedArray
 from assistant.embed import normalise
@@ -98,6 +100,25 @@ def test_article_file_reads_each_article_back_on_demand(tmp_path, rows_saved):
     assert lazy.ids == ["a1", "a2", "a3"]
     path.unlink()  # a cleanup removing the version: the open file still answers
     assert lazy[2].text == "x" * 5000
+
+
+def test_filter_choices_come_from_the_saved_rows_without_reading_an_article(tmp_path,
+                                                                           monkeypatch):
+    path, rows = tmp_path / "articles.jsonl", tmp_path / ROWS
+    articles = [*ARTICLES, Article("a4", "Fourth", "Text.", None, "", category="Economy")]
+    write_articles(path, articles)
+    choices = (["Gazette"], ["Economy"])  # an empty source is no choice
+    assert sources_and_categories(articles) == choices
+    monkeypatch.setattr(article_file, "parse", None)  # reading an article would fail
+    assert sources_and_categories(ArticleFile(path, rows)) == choices
+    saved = json.loads(rows.read_text())  # rows saved before the choices were
+    del saved["sources"], saved["categories"]
+    rows.write_text(json.dumps(saved))
+    older = ArticleFile(path, rows)
+    monkeypatch.undo()
+    assert sources_and_categories(older) == choices  # every article read, once
+    monkeypatch.setattr(article_file, "parse", None)
+    assert sources_and_categories(older) == choices
 
 
 def test_saved_rows_that_do_not_describe_the_file_are_refused(tmp_path):

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from assistant import article_file
 from assistant.build import rebuild
 from assistant.lexical import LexicalIndex
 from assistant.pipeline import Assistant
@@ -62,6 +63,28 @@ def test_newer_coverage_of_the_quoted_story_is_named(assistant):
     assert [n.article_id for n in result.newer] == ["update-1"]  # the later copy is no news
     before = assistant.ask(question, k=1, window=DateWindow(as_of="2022-03-05"))
     assert "update-1" not in [n.article_id for n in before.newer]
+
+
+def test_an_ask_reads_the_articles_it_looks_at_not_every_copy_in_the_archive(
+        tmp_path, fake_embedder, monkeypatch):
+    words = "harbour ferry council budget river school museum festival bridge market".split()
+    filler = []
+    for n in range(30):  # 30 stories carried twice: 60 articles in clusters
+        text = " ".join(f"{words[(n + i) % 10]}{n}x{i}" for i in range(60)) + "."
+        filler += [{"id": f"s{n}", "title": f"Story {n}", "date": "2022-02-01", "text": text},
+                   {"id": f"s{n}c", "title": f"Story {n} again", "date": "2022-02-02",
+                    "text": text + " Subscribe to our newsletter."}]
+    archive = write(tmp_path / "archive" / "news.jsonl",
+                    "\n".join(map(json.dumps, STORIES + filler)))
+    rebuild([archive], tmp_path / "index", fake_embedder)
+    assistant = Assistant(tmp_path / "index", fake_embedder)
+    assert sum(map(len, assistant.data.clusters)) == 62
+    parse, parsed = article_file.parse, []
+    monkeypatch.setattr(article_file, "parse", lambda line: parsed.append(line) or parse(line))
+    result = assistant.ask("Which towns downstream were told to expect higher water from the dam?",
+                           k=1, window=DateWindow(as_of="2022-03-31"))
+    assert [n.article_id for n in result.newer] == ["update-1"]
+    assert len(parsed) <= 12  # the 10 best chunks' articles and the quoted story's copy
 
 
 def test_timeline_is_one_quote_per_story_in_date_order(assistant):
