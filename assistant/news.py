@@ -89,9 +89,10 @@ def headline_words(title: str) -> set[str]:
 
 def as_timeline(result: Answer, data: IndexData, k: int) -> Answer:
     """One quote per story, oldest first; only quotes as strong as an answer must be."""
-    clusters = {data.article_ids[row]: n for n, cluster in enumerate(data.clusters)
-                for row in cluster}
     strong = [s for s in result.snippets if s.score >= FOUND_THRESHOLD]
+    rows = {s.article_id: data.rows_by_id[s.article_id] for s in strong}
+    clusters = {article: data.stories[row][0] for article, row in rows.items()
+                if row in data.stories}  # a story is named by its first row
     ordered = timeline(strong, clusters, limit=k)
     return replace(result, snippets=tuple(ordered), timeline=True)
 
