@@ -87,13 +87,11 @@ def headline_words(title: str) -> set[str]:
     return {w for w in tokenize(title or "") if len(w) > 3}
 
 
-def as_timeline(result: Answer, data: IndexData, k: int) -> Answer:
-    """One quote per story, oldest first; only quotes as strong as an answer must be."""
+def as_timeline(result: Answer, k: int) -> Answer:
+    """One quote per story (with_copies() has dropped the copies' quotes), oldest first;
+    only quotes as strong as an answer must be."""
     strong = [s for s in result.snippets if s.score >= FOUND_THRESHOLD]
-    rows = {s.article_id: data.rows_by_id[s.article_id] for s in strong}
-    clusters = {article: data.stories[row][0] for article, row in rows.items()
-                if row in data.stories}  # a story is named by its first row
-    ordered = timeline(strong, clusters, limit=k)
+    ordered = timeline(strong, limit=k)
     return replace(result, snippets=tuple(ordered), timeline=True)
 
 

@@ -141,7 +141,7 @@ class Assistant:
             hits, result = respond(data, partial(vectors.of, searched), searched, wanted,
                                    window, method)
         result = news.with_copies(result, data, hits)
-        result = news.as_timeline(result, data, k=wanted) if timeline else \
+        result = news.as_timeline(result, k=wanted) if timeline else \
             news.newer_coverage(result, data, hits, narrowed if when else window)
         return replace(result, question=question, searched=searched,
                        window=news.window_json(when),
