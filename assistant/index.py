@@ -97,6 +97,14 @@ class IndexData:
         return {row: cluster for cluster in self.clusters for row in cluster}
 
     @cached_property
+    def story_sizes(self) -> np.ndarray:
+        """Per article row, how many articles carry its story (1: it has no copies)."""
+        sizes = np.ones(len(self.articles), dtype=np.int64)
+        for cluster in self.clusters:
+            sizes[cluster] = len(cluster)
+        return sizes
+
+    @cached_property
     def days_in_order(self) -> np.ndarray:
         """Every article's day, sorted, the undated (NaT) last: a date window bisects them."""
         return np.sort(article_days(self.articles))
