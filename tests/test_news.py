@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from assistant import article_file
+from assistant import article_file, news
 from assistant.build import rebuild
 from assistant.lexical import LexicalIndex
 from assistant.pipeline import Assistant
@@ -137,6 +137,14 @@ def test_an_event_question_embeds_event_and_rest_in_one_call_and_scores_the_rest
     assert calls == [["the dam opened all twelve spillway gates", result.searched]]
     assert scored == [result.searched]  # begun while the event was dated, and used
     assert [s.article_id for s in result.snippets + result.nearest] == ["council-1"]
+
+
+def test_a_window_digest_keeps_the_story_with_copies_when_it_must_choose(assistant):
+    window = DateWindow("2022-01-01", "2022-03-31")
+    chosen = news.window_digest(assistant.data, window, "What happened?", 1).snippets
+    assert [s.article_id for s in chosen] == ["wire-1"]  # not the older council-1
+    digest = news.window_digest(assistant.data, window, "What happened?", 5).snippets
+    assert [s.article_id for s in digest] == ["council-1", "wire-1", "update-1"]
 
 
 def test_a_window_digest_quotes_the_copy_inside_the_window(tmp_path, fake_embedder):
