@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,8 +20,8 @@ import numpy as np
 from .types import Article
 
 CACHED_ARTICLES = 512  # recently quoted articles kept parsed (an answer reads ~8)
-# Beside articles.jsonl: {"offsets", "ids", "lengths", "dates"} a row each, and the
-# distinct "sources" and "categories" (the chat's filter choices).
+# Beside articles.jsonl: {"offsets", "ids", "lengths", "dates"} a row each; the distinct
+# "sources" and "categories", sorted, and each row's ("source_codes", "category_codes").
 ROWS = "article_rows.json"
 
 
@@ -35,16 +35,51 @@ def write_articles(path: Path, articles: Sequence[Article]) -> None:
 def article_rows(lines: Iterable[tuple[int, Article]]) -> dict[str, list]:
     """ROWS' content for articles given with their lines' lengths in bytes."""
     rows = {"offsets": [0], "ids": [], "lengths": [], "dates": []}
-    facets = (set(), set())
+    sources, categories = [], []
     for size, article in lines:
         rows["offsets"].append(rows["offsets"][-1] + size)
         rows["ids"].append(article.id)
         rows["lengths"].append(len(article.text))
         rows["dates"].append(article.date)
-        facets[0].add(article.source)
-        facets[1].add(article.category)
-    rows["sources"], rows["categories"] = (sorted(v for v in values if v) for values in facets)
+        sources.append(article.source)
+        categories.append(article.category)
+    rows["sources"], rows["source_codes"] = encode(sources)
+    rows["categories"], rows["category_codes"] = encode(categories)
     return rows
+
+
+def encode(values: list[str | None]) -> tuple[list[str], list[int]]:
+    """The distinct non-empty values, sorted, and each value's position in them (-1: none)."""
+    distinct = sorted({value for value in values if value})
+    position = {value: i for i, value in enumerate(distinct)}
+    return distinct, [position.get(value, -1) for value in values]
+
+
+@dataclass(frozen=True)
+class Facets:
+    """Every article's source and category, as positions in the sorted distinct values."""
+
+    sources: list[str]
+    categories: list[str]
+    source_codes: np.ndarray  # per article row; -1 when it names none
+    category_codes: np.ndarray
+
+    @classmethod
+    def of_rows(cls, rows: dict) -> "Facets":
+        return cls(rows["sources"], rows["categories"],
+                   np.array(rows["source_codes"], dtype=np.int32),
+                   np.array(rows["category_codes"], dtype=np.int32))
+
+    def articles_in(self, sources: Iterable[str], categories: Iterable[str]) -> np.ndarray:
+        """A mask over article rows: from one of `sources` (if any are named) and in one of
+        `categories` (likewise)."""
+        inside = np.ones(len(self.source_codes), dtype=bool)
+        for names, known, codes in ((sources, self.sources, self.source_codes),
+                                    (categories, self.categories, self.category_codes)):
+            names = set(names)
+            if names:
+                inside &= np.isin(codes, [i for i, name in enumerate(known) if name in names])
+        return inside
 
 
 class ArticleFile(Sequence):
@@ -65,8 +100,8 @@ class ArticleFile(Sequence):
         self.lengths = np.array(fields["lengths"], dtype=np.int64)
         self.dates = fields["dates"]
         self.days = as_days(self.dates)
-        # Rows saved before these were: None, and the articles are read for them once.
-        self.sources, self.categories = fields.get("sources"), fields.get("categories")
+        # Rows saved before facets were: None, and the articles are read for them once.
+        self.facets = Facets.of_rows(fields) if "source_codes" in fields else None
         self._read = lru_cache(maxsize=CACHED_ARTICLES)(self._read_line)
 
     def _saved_rows(self, path: Path) -> dict[str, list]:
@@ -74,8 +109,10 @@ class ArticleFile(Sequence):
         rows = json.loads(path.read_text(encoding="utf-8"))
         offsets, ids, lengths, dates = (rows.get(name) for name in
                                         ("offsets", "ids", "lengths", "dates"))
+        codes = [rows[name] for name in ("source_codes", "category_codes") if name in rows]
         if not (isinstance(offsets, list) and offsets and
                 len(offsets) - 1 == len(ids) == len(lengths) == len(dates)
+                and all(len(c) == len(ids) for c in codes)
                 and offsets[-1] == os.fstat(self._file.fileno()).st_size):
             raise ValueError(f"{path} does not describe {self._file.name}")
         return rows
@@ -120,15 +157,14 @@ def article_ids(articles: Sequence[Article]) -> list[str]:
     return [a.id for a in articles]
 
 
-def sources_and_categories(articles: Sequence[Article]) -> tuple[list[str], list[str]]:
-    """The articles' distinct sources and categories, sorted. An ArticleFile has them in
-    its rows; reading every article for them took 5.2 s at a million chunks."""
-    if isinstance(articles, ArticleFile) and articles.sources is not None:
-        return articles.sources, articles.categories
-    rows = article_rows((0, a) for a in articles)
-    if isinstance(articles, ArticleFile):  # rows saved before these were: read once
-        articles.sources, articles.categories = rows["sources"], rows["categories"]
-    return rows["sources"], rows["categories"]
+def article_facets(articles: Sequence[Article]) -> Facets:
+    """Every article's source and category. An ArticleFile has them in its rows: reading
+    every article for them took 2.7-5.2 s at a million chunks."""
+    if not isinstance(articles, ArticleFile):
+        return Facets.of_rows(article_rows((0, a) for a in articles))
+    if articles.facets is None:  # rows saved before facets were: read once
+        articles.facets = Facets.of_rows(article_rows((0, a) for a in articles))
+    return articles.facets
 
 
 def article_dates(articles: Sequence[Article]) -> list[str | None]:

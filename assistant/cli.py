@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="do not read a date window from the question's words")
     ask.add_argument("--since", type=iso_date, help="only articles published on or after")
     ask.add_argument("--until", type=iso_date, help="only articles published on or before")
+    ask.add_argument("--source", dest="sources", action="append", default=[],
+                     help="only articles from this source (repeatable)")
+    ask.add_argument("--category", dest="categories", action="append", default=[],
+                     help="only articles in this category (repeatable)")
 
     evaluate = commands.add_parser("eval", help="measure retrieval and answer quality")
     evaluate.add_argument("--corpus", type=Path, required=True, help="articles, JSON lines")
@@ -144,7 +148,8 @@ def run_check(args) -> int:
 def run_ask(args) -> int:
     from .pipeline import Assistant
 
-    window = DateWindow(since=args.since, until=args.until, as_of=args.as_of)
+    window = DateWindow(since=args.since, until=args.until, as_of=args.as_of,
+                        sources=tuple(args.sources), categories=tuple(args.categories))
     result = Assistant(args.index).ask(args.question, k=args.k, window=window,
                                        timeline=args.timeline or None, read_dates=args.read_dates)
     if args.json:

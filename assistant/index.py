@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .article_file import (ROWS, ArticleFile, article_days, article_ids, text_lengths,
-                           write_articles)
+from .article_file import (ROWS, ArticleFile, Facets, article_days, article_facets,
+                           article_ids, text_lengths, write_articles)
 from .dense import dense_search, read_faiss_index
 from .embed import available_cores
 from .errors import IndexDamaged, IndexMismatch
@@ -79,6 +79,10 @@ class IndexData:
     def article_by_id(self, article_id: str) -> Article | None:
         row = self.rows_by_id.get(article_id)
         return None if row is None else self.articles[row]
+
+    @cached_property
+    def facets(self) -> Facets:
+        return article_facets(self.articles)
 
     @cached_property
     def article_ids(self) -> list[str]:

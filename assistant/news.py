@@ -31,7 +31,7 @@ def read_window(question: str, window: DateWindow, find_event_date) -> tuple[Whe
         return None, window
     since = max(filter(None, (window.since, when.since)), default=None)
     until = min(filter(None, (window.until, when.until)), default=None)
-    return when, DateWindow(since=since, until=until, as_of=window.as_of)
+    return when, replace(window, since=since, until=until)
 
 
 def window_json(when: When | None) -> dict | None:
@@ -63,7 +63,8 @@ def with_copies(result: Answer, data: IndexData, hits: list[Hit]) -> Answer:
 
 def newer_coverage(result: Answer, data: IndexData, hits: list[Hit], window: DateWindow,
                    limit: int = 3) -> Answer:
-    """Name articles on the top quote's story that are newer than it, within the window.
+    """Name articles on the top quote's story that are newer than it, within the window
+    (and of its sources and categories, if it names any).
 
     "Same story" is an article of its cluster, or a retrieved article whose headline
     shares at least two words with the headlines of the top quote's story; an article
@@ -79,8 +80,8 @@ def newer_coverage(result: Answer, data: IndexData, hits: list[Hit], window: Dat
                if data.article_ids[r] in copy_ids]
     candidates = {a.id: a for a in retrieved + cluster
                   if a.id in copy_ids or len(top_words & headline_words(a.title)) >= 2}
-    newer = [a for a in candidates.values() if a.date and a.date > top.date
-             and window.holds(a.date) and top.quote not in a.text]
+    newer = [a for a in candidates.values() if window.admits(a) and a.date > top.date
+             and top.quote not in a.text]
     newer.sort(key=lambda a: a.date, reverse=True)
     return replace(result, newer=tuple(Source.of(a) for a in newer[:limit]))
 

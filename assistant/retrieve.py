@@ -11,7 +11,7 @@ import numpy as np
 from .article_file import article_dates, article_days
 from .embed import available_cores
 from .index import IndexData
-from .types import Hit
+from .types import Article, Hit
 
 RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al. 2009)
 POOL = 100  # candidates taken from each list before fusing
@@ -23,23 +23,33 @@ KEYWORD_SEARCH = ThreadPoolExecutor(available_cores(), thread_name_prefix="bm25"
 
 @dataclass(frozen=True)
 class DateWindow:
-    """Publication dates to search within; `as_of` also prefers recent evidence."""
+    """Publication dates to search within; `as_of` also prefers recent evidence. Named
+    `sources` and `categories` narrow the search further (none named: all)."""
 
     since: str | None = None
     until: str | None = None
     as_of: str | None = None
+    sources: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
 
     @property
     def last(self) -> str | None:
         return min(d for d in (self.until, self.as_of) if d) if (self.until or self.as_of) else None
 
     def __bool__(self) -> bool:
-        return bool(self.since or self.until or self.as_of)
+        return bool(self.since or self.until or self.as_of or self.sources or self.categories)
 
     def holds(self, day: str) -> bool:
         """True when the ISO date `day` lies inside the window."""
         last = self.last
         return (not self.since or day >= self.since) and (not last or day <= last)
+
+    def admits(self, article: Article) -> bool:
+        """True when the article is dated inside the window, from a named source and in a
+        named category (where any are named)."""
+        return bool(article.date) and self.holds(article.date) \
+            and (not self.sources or article.source in self.sources) \
+            and (not self.categories or article.category in self.categories)
 
 
 def allowed_chunks(data: IndexData, window: DateWindow) -> np.ndarray | None:
@@ -53,8 +63,9 @@ def allowed_chunks(data: IndexData, window: DateWindow) -> np.ndarray | None:
 
 
 def holds_nothing(data: IndexData, window: DateWindow) -> bool:
-    """True when no article lies inside the window: two bisections of the sorted days (most
-    quiz questions say "this week", a window that is empty without an as-of date)."""
+    """True when no article is dated inside the window (its sources and categories aside):
+    two bisections of the sorted days (most quiz questions say "this week", a window that
+    is empty without an as-of date)."""
     days = data.days_in_order
     if not window or (len(days) and np.isnat(days[-1])):
         return False  # undated articles lie in every window
@@ -65,14 +76,17 @@ def holds_nothing(data: IndexData, window: DateWindow) -> bool:
 
 
 def articles_inside(data: IndexData, window: DateWindow) -> np.ndarray:
-    """Per article row: inside the window, or undated."""
+    """Per article row: inside the window or undated, and of its sources and categories."""
     days = article_days(data.articles)
     inside = np.ones(len(days), dtype=bool)
     if window.since:
         inside &= days >= np.datetime64(window.since, "D")
     if window.last:
         inside &= days <= np.datetime64(window.last, "D")
-    return inside | np.isnat(days)  # NaT compares False: undated ones are kept here
+    inside |= np.isnat(days)  # NaT compares False: undated ones are kept here
+    if window.sources or window.categories:
+        inside &= data.facets.articles_in(window.sources, window.categories)
+    return inside
 
 
 def rank_fuse(*rankings: list[Hit]) -> list[Hit]:

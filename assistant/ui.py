@@ -14,7 +14,6 @@ from functools import partial
 from datetime import date
 from pathlib import Path
 
-from .article_file import sources_and_categories
 from .errors import AssistantError, BadQuestion
 from .followup import resolve
 from .pipeline import MAX_QUESTION_CHARS, Assistant, check_question
@@ -31,7 +30,6 @@ EXAMPLES = (  # answered by the bundled archive (archive/kazakhstan-category-pag
 )
 QUOTES = 3  # quotes per answer
 SOURCE_HINT = "Click a citation to read the article with the quote highlighted."
-FILTER_POOL = 10  # quotes asked for when a source/category filter will drop some
 # The browser's own fonts: the default theme would fetch web fonts from the network.
 FONTS = ("system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif")
 MONO_FONTS = ("ui-monospace", "Menlo", "Consolas", "monospace")
@@ -48,7 +46,7 @@ class Filters:
     categories: tuple[str, ...] = ()
 
     def window(self) -> DateWindow:
-        """The date filters as a DateWindow; BadQuestion names a date that is not one."""
+        """The filters as a DateWindow; BadQuestion names a date that is not one."""
         values = {}
         for name in ("since", "until", "as_of"):
             value = (getattr(self, name) or "").strip()
@@ -59,7 +57,8 @@ class Filters:
                     raise BadQuestion(f"{name.replace('_', ' ')} {value!r} is not a date "
                                       "like 2022-09-28") from None
             values[name] = value or None
-        return DateWindow(**values)
+        return DateWindow(**values, sources=tuple(self.sources),
+                          categories=tuple(self.categories))
 
     def describe(self) -> str:
         parts = [f"{label} {getattr(self, name).strip()}" for name, label in
@@ -81,19 +80,6 @@ class Turn:
     error: str | None = None
     filters: Filters = Filters()
     read_dates: bool = True  # False once the user removed the date window read from the words
-
-
-def keep_only(answer: Answer, filters: Filters, k: int = QUOTES) -> Answer:
-    """The answer with quotes outside the chosen sources and categories dropped."""
-    def wanted(s: Snippet) -> bool:
-        return ((not filters.sources or s.source in filters.sources)
-                and (not filters.categories or s.category in filters.categories))
-
-    snippets = tuple(filter(wanted, answer.snippets))[:k]
-    nearest = tuple(filter(wanted, answer.nearest))[:k]
-    if answer.found and not snippets:
-        return replace(answer, found=False, snippets=(), nearest=nearest)
-    return replace(answer, snippets=snippets, nearest=nearest)
 
 
 def one_per_story(snippets: tuple[Snippet, ...]) -> tuple[Snippet, ...]:
@@ -127,12 +113,9 @@ def respond(assistant: Assistant, message: str, history: list[Turn] | None = Non
 
 def answered(assistant: Assistant, turn: Turn) -> Turn:
     """The turn with the answer to `turn.searched` under its filters, or the error."""
-    filters = turn.filters
-    narrowed = bool(filters.sources or filters.categories)
     try:
-        answer = assistant.ask(turn.searched, k=FILTER_POOL if narrowed else QUOTES,
-                               window=filters.window(), read_dates=turn.read_dates)
-        answer = keep_only(answer, filters) if narrowed else answer
+        answer = assistant.ask(turn.searched, k=QUOTES, window=turn.filters.window(),
+                               read_dates=turn.read_dates)
         answer = replace(answer, snippets=one_per_story(answer.snippets),
                          nearest=one_per_story(answer.nearest))
         return replace(turn, answer=answer, error=None)
@@ -191,14 +174,20 @@ def find_quote(body: str, quote: str, start: int = -1) -> tuple[int, int] | None
 
 
 def api_answer(assistant: Assistant, question: str, k: int = QUOTES, since: str = "",
-               until: str = "", as_of: str = "", read_dates: bool = True) -> dict:
+               until: str = "", as_of: str = "", read_dates: bool = True,
+               sources: list[str] | None = None, categories: list[str] | None = None) -> dict:
     """The `assistant ask --json` object for a question (the `ask` API endpoint);
     `read_dates=False` does not read a date window from the question's words."""
     if not isinstance(k, int) or k < 1:
         raise BadQuestion(f"k must be a whole number of at least 1, not {k!r}")
     if not isinstance(read_dates, bool):
         raise BadQuestion(f"read_dates must be true or false, not {read_dates!r}")
-    window = Filters(since=since or "", until=until or "", as_of=as_of or "").window()
+    for name, names in (("sources", sources), ("categories", categories)):
+        if not isinstance(names, (list, tuple, type(None))) or \
+                not all(isinstance(n, str) for n in names or ()):
+            raise BadQuestion(f"{name} must be a list of names, not {names!r}")
+    window = Filters(since or "", until or "", as_of or "", tuple(sources or ()),
+                     tuple(categories or ())).window()
     return assistant.ask(question, k=k, window=window, read_dates=read_dates).to_json()
 
 
@@ -235,9 +224,10 @@ def index_status(assistant: Assistant) -> str:
 def filter_choices(assistant: Assistant) -> tuple[list[str], list[str]]:
     """The sources and the categories of the index in service, sorted."""
     try:
-        return sources_and_categories(assistant.data.articles)
+        facets = assistant.data.facets
     except AssistantError:
         return [], []
+    return facets.sources, facets.categories
 
 
 def build_app(assistant: Assistant, examples: tuple[str, ...] = EXAMPLES):
@@ -256,10 +246,12 @@ def build_app(assistant: Assistant, examples: tuple[str, ...] = EXAMPLES):
         return remove_dates(assistant, history, str(getattr(event, "turn", "")))
 
     def ask_endpoint(question: str, k: int = QUOTES, since: str = "", until: str = "",
-                     as_of: str = "", read_dates: bool = True) -> dict:
+                     as_of: str = "", read_dates: bool = True, sources: list[str] | None = None,
+                     categories: list[str] | None = None) -> dict:
         """Answer a question: the same JSON object as `assistant ask --json`."""
         try:
-            return api_answer(assistant, question, k, since, until, as_of, read_dates)
+            return api_answer(assistant, question, k, since, until, as_of, read_dates,
+                              sources, categories)
         except AssistantError as error:
             raise gr.Error(html.escape(str(error), quote=False), print_exception=False) from None
 

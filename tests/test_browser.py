@@ -243,6 +243,10 @@ def test_the_ask_api_returns_the_json_of_assistant_ask(bundled):
     unread = client.predict(MAY, 3, "", "", "", False, api_name="/ask")
     assert unread == json.loads(json.dumps(assistant.ask(MAY, read_dates=False).to_json()))
     assert unread["window"] is None
+    # Every article of the bundled archive is from EIRNS.
+    assert client.predict(CSTO, 3, "", "", "", True, ["EIRNS"], [], api_name="/ask") == result
+    nobody = client.predict(CSTO, 3, "", "", "", True, ["Nobody"], api_name="/ask")
+    assert not nobody["found"] and nobody["snippets"] == []
     with pytest.raises(Exception, match="the question is empty"):
         client.predict("  ", api_name="/ask")
 

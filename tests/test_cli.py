@@ -58,6 +58,16 @@ def test_as_of_excludes_later_articles(capsys, bundled_index):
     assert all(s["date"] <= "2021-12-31" for s in result["snippets"])
 
 
+def test_source_and_category_flags_search_only_their_articles(capsys, bundled_index):
+    question = "Who is the Secretary-General of the CSTO?"
+    everything = ask_json(capsys, bundled_index, question)
+    assert ask_json(capsys, bundled_index, question, "--source", "Nobody", "--source",
+                    "EIRNS", "--category", "Kazakhstan") == everything  # all are these
+    for flag in ("--source", "--category"):
+        result = ask_json(capsys, bundled_index, question, flag, "Nobody")
+        assert (result["found"], result["snippets"]) == (False, [])
+
+
 def test_plain_output_numbers_quotes_and_sources(capsys, bundled_index):
     assert main(["ask", "Who is the Secretary-General of the CSTO?", "--index", str(bundled_index)]) == 0
     out = capsys.readouterr().out

@@ -10,7 +10,7 @@ import pytest
 
 from assistant import article_file
 from assistant.article_file import (ROWS, ArticleFile, article_dates, json_line,
-                                    sources_and_categories, text_lengths, write_articles)
+                                    article_facets, text_lengths, write_articles)
 from assistant.dense import exact_filter_cheaper, make_faiss_index, read_faiss_index
 from assistant.disk_array import MappedArray
 from assistant.embed import normalise
@@ -102,23 +102,32 @@ def test_article_file_reads_each_article_back_on_demand(tmp_path, rows_saved):
     assert lazy[2].text == "x" * 5000
 
 
-def test_filter_choices_come_from_the_saved_rows_without_reading_an_article(tmp_path,
-                                                                           monkeypatch):
+def test_facets_come_from_the_saved_rows_without_reading_an_article(tmp_path, monkeypatch):
     path, rows = tmp_path / "articles.jsonl", tmp_path / ROWS
-    articles = [*ARTICLES, Article("a4", "Fourth", "Text.", None, "", category="Economy")]
+    articles = [*ARTICLES, Article("a4", "Fourth", "Text.", None, "", category="Economy"),
+                Article("a5", "Fifth", "More.", None, "Courier", category="Economy")]
     write_articles(path, articles)
-    choices = (["Gazette"], ["Economy"])  # an empty source is no choice
-    assert sources_and_categories(articles) == choices
+
+    def facets_of(articles):
+        facets = article_facets(articles)
+        return (facets.sources, facets.categories, facets.source_codes.tolist(),
+                facets.category_codes.tolist(), facets.articles_in(["Gazette"], []).tolist(),
+                facets.articles_in(["Courier", "Gazette"], ["Economy"]).tolist())
+
+    expected = (["Courier", "Gazette"], ["Economy"], [1, -1, -1, -1, 0], [-1, -1, -1, 0, 0],
+                [True, False, False, False, False], [False, False, False, False, True])
+    assert facets_of(articles) == expected  # an empty source is none
     monkeypatch.setattr(article_file, "parse", None)  # reading an article would fail
-    assert sources_and_categories(ArticleFile(path, rows)) == choices
-    saved = json.loads(rows.read_text())  # rows saved before the choices were
-    del saved["sources"], saved["categories"]
+    assert facets_of(ArticleFile(path, rows)) == expected
+    saved = json.loads(rows.read_text())  # rows saved before facets were
+    for name in ("sources", "categories", "source_codes", "category_codes"):
+        del saved[name]
     rows.write_text(json.dumps(saved))
     older = ArticleFile(path, rows)
     monkeypatch.undo()
-    assert sources_and_categories(older) == choices  # every article read, once
+    assert facets_of(older) == expected  # every article read, once
     monkeypatch.setattr(article_file, "parse", None)
-    assert sources_and_categories(older) == choices
+    assert facets_of(older) == expected
 
 
 def test_saved_rows_that_do_not_describe_the_file_are_refused(tmp_path):

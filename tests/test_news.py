@@ -63,6 +63,10 @@ def test_newer_coverage_of_the_quoted_story_is_named(assistant):
     assert [n.article_id for n in result.newer] == ["update-1"]  # the later copy is no news
     before = assistant.ask(question, k=1, window=DateWindow(as_of="2022-03-05"))
     assert "update-1" not in [n.article_id for n in before.newer]
+    post_only = assistant.ask(question, k=1, window=DateWindow(as_of="2022-03-31",
+                                                               sources=("Valley Post",)))
+    assert [s.article_id for s in post_only.snippets] == ["paper-1"]
+    assert post_only.newer == ()  # the update is the Wire's
 
 
 def test_an_ask_reads_the_articles_it_looks_at_not_every_copy_in_the_archive(
@@ -145,6 +149,9 @@ def test_a_window_digest_keeps_the_story_with_copies_when_it_must_choose(assista
     assert [s.article_id for s in chosen] == ["wire-1"]  # not the older council-1
     digest = news.window_digest(assistant.data, window, "What happened?", 5).snippets
     assert [s.article_id for s in digest] == ["council-1", "wire-1", "update-1"]
+    post_only = assistant.ask("What happened in March 2022?",
+                              window=DateWindow(as_of="2022-12-31", sources=("Valley Post",)))
+    assert [s.article_id for s in post_only.snippets] == ["paper-1"]  # the date read, too
 
 
 def test_a_window_digest_quotes_the_copy_inside_the_window(tmp_path, fake_embedder):

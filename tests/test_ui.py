@@ -13,10 +13,12 @@ from assistant import followup, ui, ui_render
 from assistant.build import rebuild
 from assistant.pipeline import Assistant
 from assistant.types import Answer, Article, Snippet, Source
-from assistant.ui import (Filters, Turn, api_answer, blocked_paths, keep_only, respond,
+from assistant.ui import (Filters, Turn, api_answer, blocked_paths, respond,
                           source_view)
 from assistant.ui_render import (meta_line, render_source, render_transcript, safe_url,
                                  status_line, text)
+
+from conftest import write
 
 HOSTILE = ("Council met <script>alert('xss')</script> on the bridge. "
            "<img src=x onerror=\"alert('img')\"> <a href=\"javascript:alert(1)\">here</a> "
@@ -171,15 +173,28 @@ def test_filters_become_a_date_window_or_name_the_bad_date():
         Filters(since="2021-13-01").window()
 
 
-def test_keep_only_drops_other_sources_and_says_not_found_when_none_is_left():
-    a = Article("a", "A", "alpha text here", source="Gazette", category="City")
-    b = Article("b", "B", "beta text here", source="Herald", category="Farm")
-    answer = Answer("q", True, (snippet_of(a, 0, 5), snippet_of(b, 0, 4)))
-    assert [s.article_id for s in keep_only(answer, Filters(sources=("Herald",))).snippets] == ["b"]
-    assert [s.article_id for s in keep_only(answer, Filters(categories=("City",))).snippets] == [
-        "a"]
-    none_left = keep_only(answer, Filters(sources=("Nobody",)))
-    assert not none_left.found and none_left.snippets == ()
+def test_a_source_or_category_filter_searches_only_its_articles_however_many_rank_above(
+        tmp_path, fake_embedder):
+    places = "north south east west river hill market castle station harbour".split()
+    rows = [{"id": f"d{n}", "title": f"Bridge repairs at the {place} end", "date": "2022-03-01",
+             "source": "Daily", "text": f"Harbour bridge repairs reached the {place} end on "
+             f"day {n}. Crews resurfaced {n + 2} lanes of the harbour bridge."}
+            for n, place in enumerate(places * 2)]
+    rows.append({"id": "w1", "title": "Around town", "date": "2022-03-02", "source": "Weekly",
+                 "category": "City", "text": "The bridge repairs were noisy. Ana Lopes "
+                 "opened the market."})
+    archive = write(tmp_path / "archive" / "news.jsonl", "\n".join(map(json.dumps, rows)))
+    rebuild([archive], tmp_path / "index", fake_embedder)
+    assistant = Assistant(tmp_path / "index", fake_embedder)
+
+    def quoted(turn):
+        return {s.article_id for s in turn.answer.snippets + turn.answer.nearest}
+
+    question = "Which harbour bridge repairs were made?"
+    assert "w1" not in quoted(respond(assistant, question))  # 20 articles rank above it
+    assert quoted(respond(assistant, question, filters=Filters(sources=("Weekly",)))) == {"w1"}
+    assert quoted(respond(assistant, question, filters=Filters(categories=("City",)))) == {"w1"}
+    assert quoted(respond(assistant, question, filters=Filters(sources=("Nobody",)))) == set()
 
 
 @pytest.fixture
@@ -240,6 +255,10 @@ def test_the_api_answer_is_the_json_of_assistant_ask(small_assistant):
     json.dumps(api_answer(small_assistant, question, as_of="2022-12-31"))
     with pytest.raises(Exception, match="k must be"):
         api_answer(small_assistant, question, k=0)
+    only = api_answer(small_assistant, question, sources=["Gazette"], categories=[])
+    assert only["found"] and {s["source"] for s in only["snippets"]} == {"Gazette"}
+    with pytest.raises(Exception, match="sources must be a list of names"):
+        api_answer(small_assistant, question, sources="Gazette")
 
 
 def test_the_archive_and_index_are_blocked_from_file_routes(small_assistant, small_archive):
