@@ -44,12 +44,16 @@ def synthetic_index(base: IndexData, size: int, index_dir: Path, exact_below: in
     vectors = synthetic_vectors(np.asarray(base.vectors), size)
     faiss_index = make_faiss_index(vectors, exact_below)
     manifest = {k: v for k, v in base.manifest.items() if k != "files"}
-    manifest["counts"] = {"articles": used, "chunks": size, "skipped": 0}
+    # Each repetition carries the slice's copies of a story, so asks do their news work.
+    clusters = [[row + len(articles) * c for row in cluster] for c in range(copies)
+                for cluster in base.clusters if max(cluster) + len(articles) * c < used]
+    manifest["counts"] = {"articles": used, "chunks": size, "skipped": 0,
+                          "clusters": len(clusters)}
     keys = np.array([text_key(f"synthetic {i}") for i in range(size)], dtype="S20")
     tokens = [tokenize(text) for text in texts]
     data = IndexData(manifest, many, tiled, keys, vectors, faiss_index,
                      LexicalIndex.build((tokens * copies)[:size]),
-                     synthetic_sentences(base.sentences, size))
+                     synthetic_sentences(base.sentences, size), clusters)
     with store.writer_lock(index_dir), store.new_version(index_dir) as folder:
         save_index(folder, data, [text_key(a.text) for a in many])
     return vectors, faiss_index
