@@ -20,8 +20,9 @@ from .dedup import find_clusters
 from .dense import make_faiss_index
 from .embed import Embedder
 from .errors import AssistantError
-from .index import FORMAT_VERSION, IndexData, Reusable, reusable, save_index, text_key
+from .index import FORMAT_VERSION, IndexData, save_index, text_key
 from .lexical import TOKENIZER_VERSION, LexicalIndex, tokenize
+from .reuse import Reusable, reusable
 from .sentences import Sentences, cut as cut_sentences
 from .types import Article, Chunk, Problem
 
@@ -62,7 +63,7 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
                 progress: bool = False, cache: EmbeddingCache | None = None,
                 started: float | None = None) -> BuildSummary:
     """Index `articles` into a new version of `index_dir`, reusing what the version in
-    service already computed for unchanged texts (index.reusable)."""
+    service already computed for unchanged texts (reuse.reusable)."""
     started = time.monotonic() if started is None else started
     with store.writer_lock(index_dir):
         reuse = previous_work(index_dir, embedder, settings)

@@ -75,7 +75,7 @@ def cut(articles: Sequence[Article], rows: list[tuple[int, int, int]], key_of,
 def by_article(ranges: dict[bytes, tuple[int, int]], offsets: np.ndarray, spans: np.ndarray,
                keys: np.ndarray) -> dict[bytes, tuple]:
     """Article text key -> (sentences per chunk, spans, text keys) of its chunks, as `cut`
-    takes them back; `ranges` gives each article's chunk ids (index.chunks_by_article)."""
+    takes them back; `ranges` gives each article's chunk ids (reuse.chunks_by_article)."""
     found: dict[bytes, tuple] = {}
     for key, (first, last) in ranges.items():
         begin, end = int(offsets[first]), int(offsets[last])

@@ -177,7 +177,7 @@ def test_chunks_and_tokens_of_an_older_splitter_or_tokenizer_are_not_reused(
         built, fake_embedder, monkeypatch):
     cut, tokenised, quoted = count_work(monkeypatch)
     monkeypatch.setattr("assistant.chunking.SPLITTER_VERSION", 2)
-    monkeypatch.setattr("assistant.index.TOKENIZER_VERSION", 2)
+    monkeypatch.setattr("assistant.reuse.TOKENIZER_VERSION", 2)
     summary = rebuild([built.parent / "archive", BUNDLED_ARCHIVE], built, fake_embedder)
     assert len(cut) == summary.articles and len(tokenised) == len(quoted) == summary.chunks
     assert summary.embedded == 0  # vectors depend on neither: still reused

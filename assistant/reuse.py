@@ -1,0 +1,87 @@
+"""What a rebuild takes from the index version in service instead of computing it again:
+vectors, chunks, sentences and BM25 tokens, each only if the same settings made them and
+its files' checksums hold."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import IndexDamaged
+from .index import read_manifest, verified
+from .lexical import OFFSETS, TOKENIZER_VERSION, TOKENS, VOCAB, LexicalIndex
+from .sentences import KEYS as SENTENCE_KEYS, OFFSETS as SENTENCE_OFFSETS
+from .sentences import SPANS as SENTENCE_SPANS, VECTORS as SENTENCE_VECTORS
+from .sentences import by_article as quotes_by_article
+
+
+@dataclass
+class Reusable:
+    """What a rebuild takes from the index in service instead of computing it again."""
+
+    vectors: dict[bytes, np.ndarray] = field(default_factory=dict)  # chunk key -> vector
+    sentence_vectors: dict[bytes, np.ndarray] = field(default_factory=dict)  # float16
+    tokens: dict[bytes, list[str]] = field(default_factory=dict)  # chunk key -> BM25 tokens
+    spans: dict[bytes, list[tuple[int, int]]] = field(default_factory=dict)  # article key -> chunks
+    quotes: dict[bytes, tuple] = field(default_factory=dict)  # article key -> sentences.cut's
+
+
+def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) -> Reusable:
+    """Reusable work of an index version of any format: vectors if the same model made
+    them, chunks if the same chunking settings and splitter cut them, and BM25 tokens if
+    the same tokenizer made them. Only files whose checksums hold are read; what is
+    missing or damaged is simply not reused."""
+    reuse = Reusable()
+    try:
+        manifest = read_manifest(folder)
+
+        def array(name: str) -> np.ndarray:
+            return np.load(verified(folder, manifest, name), allow_pickle=False)
+
+        keys = array("keys.npy").tolist()
+        model = manifest.get("model", {})
+        if (model.get("name"), model.get("fingerprint")) == (model_name, fingerprint):
+            vectors = array("vectors.npy")
+            if len(vectors) == len(keys):
+                reuse.vectors = dict(zip(keys, vectors))
+            if SENTENCE_KEYS in manifest["files"]:  # from format 3 on
+                known, vectors = array(SENTENCE_KEYS).tolist(), array(SENTENCE_VECTORS)
+                if len(vectors) == len(known):
+                    reuse.sentence_vectors = dict(zip(known, vectors))
+        if manifest.get("chunking") == chunking:
+            chunks = array("chunks.npy")
+            ranges = chunks_by_article(chunks, array("article_keys.npy"))
+            reuse.spans = {key: [tuple(span) for span in chunks[first:last, 1:].tolist()]
+                           for key, (first, last) in ranges.items()}
+            if SENTENCE_KEYS in manifest["files"]:
+                offsets = array(SENTENCE_OFFSETS)
+                if len(offsets) == len(chunks) + 1:
+                    reuse.quotes = quotes_by_article(ranges, offsets, array(SENTENCE_SPANS),
+                                                     array(SENTENCE_KEYS))
+        if manifest.get("tokenizer") == TOKENIZER_VERSION:
+            for name in (TOKENS, OFFSETS, VOCAB):
+                verified(folder, manifest, f"bm25/{name}")
+            tokens = LexicalIndex.reusable_tokens(folder / "bm25")
+            if len(tokens) == len(keys):
+                reuse.tokens = dict(zip(keys, tokens))
+    except (IndexDamaged, OSError, ValueError, KeyError, TypeError, IndexError):
+        pass  # reuse what was read before the problem
+    return reuse
+
+
+def chunks_by_article(chunks: np.ndarray, article_keys: np.ndarray
+                      ) -> dict[bytes, tuple[int, int]]:
+    """Article text key -> the range of its chunk ids (of the first article with that
+    text, when copies share it); empty unless the chunks are in article order, as a build
+    writes them."""
+    rows = chunks[:, 0]
+    if np.any(np.diff(rows) < 0):
+        return {}
+    firsts = np.searchsorted(rows, np.arange(len(article_keys)), "left").tolist()
+    lasts = np.searchsorted(rows, np.arange(len(article_keys)), "right").tolist()
+    ranges: dict[bytes, tuple[int, int]] = {}
+    for key, first, last in zip(article_keys.tolist(), firsts, lasts):
+        if first < last:
+            ranges.setdefault(key, (first, last))
+    return ranges
