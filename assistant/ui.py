@@ -19,8 +19,8 @@ from .followup import resolve
 from .pipeline import MAX_QUESTION_CHARS, Assistant, check_question
 from .retrieve import DateWindow
 from .types import Answer, Snippet
-from .ui_render import (CSS, SOURCE_JS, TRANSCRIPT_JS, render_source, render_source_message,
-                        render_transcript, status_line)
+from .ui_assets import CSS, SOURCE_JS, TRANSCRIPT_JS
+from .ui_render import render_source, render_source_message, render_transcript, status_line
 
 EXAMPLES = (  # answered by the bundled archive (archive/kazakhstan-category-page.txt)
     "Who is the Secretary-General of the CSTO?",
