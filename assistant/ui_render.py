@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from .types import Answer, Article, Snippet, Source
 
 if TYPE_CHECKING:
-    from .ui import Turn
+    from .conversation import Turn
 
 # Zero-width, bidi and other format controls: they could hide or reorder a quote's words.
 INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")

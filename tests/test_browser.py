@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from assistant import ui
+from assistant import conversation, ui
 from assistant.build import rebuild
 from assistant.pipeline import Assistant
 
@@ -237,7 +237,7 @@ def test_the_ask_api_returns_the_json_of_assistant_ask(bundled):
     result = client.predict(CSTO, api_name="/ask")
     assert result == json.loads(json.dumps(assistant.ask(CSTO).to_json()))
     assert client.predict(CSTO, 1, "", "", "2021-12-31", api_name="/ask") == json.loads(
-        json.dumps(assistant.ask(CSTO, k=1, window=ui.Filters(as_of="2021-12-31").window())
+        json.dumps(assistant.ask(CSTO, k=1, window=conversation.Filters(as_of="2021-12-31").window())
                    .to_json()))
     assert client.predict(MAY, api_name="/ask")["window"]["phrase"] == "in May 2022"
     unread = client.predict(MAY, 3, "", "", "", False, api_name="/ask")

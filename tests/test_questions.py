@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from assistant import ui
+from assistant import conversation, ui
 from assistant.cli import main
 from assistant.errors import BadQuestion
 from assistant.pipeline import MAX_QUESTION_CHARS, Assistant, check_question
@@ -77,7 +77,7 @@ def test_chat_respond_gives_a_message_or_an_answer_never_a_traceback(bundled_ind
                                                                      real_embedder):
     assistant = Assistant(bundled_index, real_embedder)
     for question in [*REFUSED, *ANSWERED]:
-        reply = ui.respond(assistant, question, [])
+        reply = conversation.respond(assistant, question, [])
         shown = reply_text(reply)
         assert shown.strip() and "Traceback" not in shown, repr(question[:40])
         shown.encode("utf-8")  # what Gradio does before sending it: no lone surrogates
@@ -91,6 +91,6 @@ def test_chat_caps_what_it_takes_and_echoes(bundled_index, real_embedder):
     app = ui.build_app(assistant)
     boxes = [b for b in app.blocks.values() if getattr(b, "elem_id", None) == "question"]
     assert boxes and 0 < (boxes[0].max_length or 0) <= MAX_QUESTION_CHARS
-    shown = reply_text(ui.respond(assistant, "x" * 100_000, []))
+    shown = reply_text(conversation.respond(assistant, "x" * 100_000, []))
     assert len(shown) < 20_000
 

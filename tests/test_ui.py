@@ -9,12 +9,12 @@ from html.parser import HTMLParser
 
 import pytest
 
-from assistant import followup, ui, ui_render
+from assistant import conversation, followup, ui, ui_render
 from assistant.build import rebuild
 from assistant.pipeline import Assistant
 from assistant.types import Answer, Article, Snippet, Source
-from assistant.ui import (Filters, Turn, api_answer, blocked_paths, respond,
-                          source_view)
+from assistant.conversation import Filters, Turn, api_answer, respond, source_view
+from assistant.ui import blocked_paths
 from assistant.ui_render import (meta_line, render_source, render_transcript, safe_url,
                                  status_line, text)
 
@@ -377,9 +377,9 @@ def test_a_quote_repeated_from_a_copy_of_its_story_is_shown_once():
     b = replace(dated("b", "2022-03-03", also_in=(Source.of(Article("a", "A", "")),)),
                 quote=a.quote)
     other = replace(b, quote="A different passage of the copy.")
-    assert ui.one_per_story((a, b, other)) == (a, other)
-    assert ui.one_per_story((b, a)) == (b,)  # whichever ranks first is kept
-    assert ui.one_per_story((a, dated("c", None))) == (a, dated("c", None))
+    assert conversation.one_per_story((a, b, other)) == (a, other)
+    assert conversation.one_per_story((b, a)) == (b,)  # whichever ranks first is kept
+    assert conversation.one_per_story((a, dated("c", None))) == (a, dated("c", None))
 
 
 def test_a_timeline_is_a_dated_list_in_the_order_given_each_cited():
@@ -438,13 +438,13 @@ def test_removing_the_dates_asks_the_same_question_again_without_them(small_assi
     history = [respond(small_assistant, question)]
     assert history[0].answer.window["phrase"] == "in July 2022"
     assert history[0].answer.searched == "What happened to the wheat harvest?"
-    again = ui.without_dates(small_assistant, history, "0")
+    again = conversation.without_dates(small_assistant, history, "0")
     assert again[0].read_dates is False and again[0].answer.window is None
     assert again[0].answer == small_assistant.ask(question, read_dates=False)
     assert history[0].read_dates is True  # the old list is left as it was
-    assert ui.without_dates(small_assistant, again, "0") == again  # nothing more to remove
+    assert conversation.without_dates(small_assistant, again, "0") == again  # nothing more to remove
     for bad in ("", "7", "x"):
-        assert ui.without_dates(small_assistant, history, bad) == history
+        assert conversation.without_dates(small_assistant, history, bad) == history
     markup, shown, status = ui.remove_dates(small_assistant, history, "0")
     assert shown == again and "not read as a window" in Markup(markup).text
 
