@@ -1,43 +1,21 @@
-"""Read an archive folder into Articles. The only module that knows archive formats.
-
-Formats, by file name:
-- `*.jsonl`: one article a line, `{"id", "title", "date", "url", "text"}`;
-- `*.html` / `*.htm`: one article page (headline from <h1> or <title>, text from paragraphs);
-- `*.txt` / `*.md`: a category/archive page (articles that open with a dateline such as
-  `Sept. 28, 2022 (EIRNS)—`), or else one plain article (first line is the headline).
+"""Read an archive folder into Articles: walk its files (hidden ones skipped), read each
+in the format its name says (formats.py: `*.jsonl`, `*.html`/`*.htm`, `*.txt`/`*.md`) and
+give every article its own id.
 
 A file that cannot be read is reported as a Problem and skipped; the rest is still read.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .html_text import parse_page
+from .formats import read_html, read_jsonl, read_page, read_plain
 from .types import Article, Problem
 
 SUFFIXES = {".jsonl", ".html", ".htm", ".txt", ".md"}
 MAX_FILE_BYTES = 200 * 1024 * 1024  # larger files are refused rather than exhausting memory
-
-MONTHS = {
-    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "june": 6, "jul": 7, "july": 7,
-    "aug": 8, "sep": 9, "sept": 9, "oct": 10, "nov": 11, "dec": 12,
-}
-FULL_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august",
-               "september", "october", "november", "december"]
-MONTHS.update({name: number for number, name in enumerate(FULL_MONTHS, start=1)})
-
-# "Sept. 28, 2022 (EIRNS)—", "May 26, 2022 (EIRNS)–", "Aug. 6 (EIRNS)–"
-DATELINE = re.compile(
-    r"^(?P<month>[A-Z][a-z]{2,8})\.?\s+(?P<day>\d{1,2})(?:,?\s+(?P<year>\d{4}))?\s*"
-    r"\((?P<source>[^()\n]{1,40})\)\s*[\u2014\u2013-]{1,2}\s*"
-)
-HEADLINE_MAX_CHARS = 250
 
 
 def read_archive(paths: Iterable[str | os.PathLike]) -> tuple[list[Article], list[Problem]]:
@@ -132,202 +110,3 @@ def read_file(path: Path, key: str | None = None) -> tuple[list[Article], list[P
 
 def wrap(article: Article | None) -> list[Article]:
     return [article] if article else []
-
-
-def stable_id(*parts: str) -> str:
-    """A short id that stays the same as long as its parts do."""
-    return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:12]
-
-
-# --- JSON lines --------------------------------------------------------------------------
-
-def read_jsonl(content: str, origin: str, key: str) -> tuple[list[Article], list[Problem]]:
-    articles, problems = [], []
-    for number, line in enumerate(content.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            article = article_from_record(record, origin, key, number)
-        except (json.JSONDecodeError, ValueError, TypeError) as error:
-            problems.append(Problem(origin, f"bad JSON line: {error}", line=number))
-            continue
-        articles.append(article)
-    if not articles and not problems:
-        problems.append(Problem(origin, "no article text found"))
-    return articles, problems
-
-
-def article_from_record(record: object, origin: str, key: str, line: int) -> Article:
-    if not isinstance(record, dict):
-        raise ValueError("expected a JSON object")
-    text = record.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError("no 'text'")
-    title = str(record.get("title") or "").strip()
-    date = record.get("date")
-    if date is not None and not (isinstance(date, str) and ISO_DATE.fullmatch(date)):
-        raise ValueError(f"'date' must be YYYY-MM-DD or null, not {date!r}")
-    article_id = str(record.get("id") or stable_id(key, str(line), title))
-    return Article(
-        id=article_id, title=title, text=text, date=date,
-        source=optional_str(record.get("source")), url=optional_str(record.get("url")),
-        category=optional_str(record.get("category")), origin=f"{origin}:{line}",
-    )
-
-
-ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def optional_str(value: object) -> str | None:
-    return str(value).strip() or None if value is not None else None
-
-
-# --- category / archive pages --------------------------------------------------------------
-
-def paragraphs_of(content: str) -> list[str]:
-    """Blank-line separated paragraphs, each stripped."""
-    blocks = re.split(r"\n\s*\n", content.replace("\r\n", "\n"))
-    return [block.strip() for block in blocks if block.strip()]
-
-
-def read_page(content: str, origin: str, key: str) -> list[Article]:
-    """Split a category page into articles; empty if the page holds no datelines.
-
-    An article is: headline (maybe printed twice), a paragraph opening with a dateline,
-    then body paragraphs up to the next article's headline.
-    """
-    paragraphs = paragraphs_of(content)
-    starts = [i for i, p in enumerate(paragraphs) if DATELINE.match(p) and i > 0
-              and looks_like_headline(paragraphs[i - 1])]
-    if not starts:
-        return []
-    category = page_category(paragraphs[: headline_span(paragraphs, starts[0])[0]])
-    drafts = []
-    for n, start in enumerate(starts):
-        end = headline_span(paragraphs, starts[n + 1])[0] if n + 1 < len(starts) else len(paragraphs)
-        title = paragraphs[start - 1]
-        dateline = DATELINE.match(paragraphs[start])
-        body = [paragraphs[start][dateline.end():]] + paragraphs[start + 1:end]
-        drafts.append((title, dateline, "\n\n".join(p for p in body if p)))
-    dates = infer_years([parse_month_day_year(d) for _, d, _ in drafts])
-    return [
-        Article(
-            id=stable_id(key, title, date or ""), title=title, text=text, date=date,
-            source=dateline["source"].strip(), category=category,
-            date_inferred=dateline["year"] is None and date is not None, origin=origin,
-        )
-        for (title, dateline, text), date in zip(drafts, dates)
-        if text
-    ]
-
-
-def looks_like_headline(paragraph: str) -> bool:
-    return len(paragraph) <= HEADLINE_MAX_CHARS and "\n" not in paragraph \
-        and not DATELINE.match(paragraph)
-
-
-def headline_span(paragraphs: list[str], dateline_index: int) -> tuple[int, int]:
-    """Indices [first, dateline) of the headline, which may be printed twice."""
-    first = dateline_index - 1
-    if first > 0 and paragraphs[first - 1] == paragraphs[first]:
-        first -= 1
-    return first, dateline_index
-
-
-def page_category(preamble: list[str]) -> str | None:
-    """The page's category: the line beside 'Category Archives' in the site header."""
-    for i, paragraph in enumerate(preamble):
-        if paragraph.lower().startswith("category archives"):
-            rest = paragraph[len("category archives"):].strip(" :—–-")
-            if rest:
-                return rest
-            return preamble[i - 1] if i > 0 else None
-    return None
-
-
-def parse_month_day_year(dateline: re.Match) -> tuple[int, int, int | None] | None:
-    month = MONTHS.get(dateline["month"].lower())
-    day = int(dateline["day"])
-    if month is None or not 1 <= day <= 31:
-        return None
-    return month, day, int(dateline["year"]) if dateline["year"] else None
-
-
-def infer_years(parts: list[tuple[int, int, int | None] | None]) -> list[str | None]:
-    """ISO dates; a missing year comes from the neighbours (the page is newest first).
-
-    The newer neighbour above gives its year, or the year before if the month/day is later
-    in the year than its own; failing that, the older neighbour below gives its year, or
-    the year after.
-    """
-    dates: list[str | None] = []
-    for i, part in enumerate(parts):
-        if part is None:
-            dates.append(None)
-            continue
-        month, day, year = part
-        if year is None:
-            year = year_from_neighbours(parts, i)
-        dates.append(f"{year:04d}-{month:02d}-{day:02d}" if year else None)
-    return dates
-
-
-def year_from_neighbours(parts, i: int) -> int | None:
-    month, day, _ = parts[i]
-    for newer in reversed(parts[:i]):
-        if newer and newer[2]:
-            return newer[2] if (month, day) <= newer[:2] else newer[2] - 1
-    for older in parts[i + 1:]:
-        if older and older[2]:
-            return older[2] if (month, day) >= older[:2] else older[2] + 1
-    return None
-
-
-# --- one HTML article page ----------------------------------------------------------------
-
-def read_html(content: str, origin: str, key: str) -> Article | None:
-    """Headline from <h1> (else <title>), text from paragraphs; scripts and styles dropped."""
-    page = parse_page(content)
-    text = "\n\n".join(page.paragraphs)
-    if not text:
-        return None
-    title = page.h1 or page.title
-    date = page.meta.get("article:published_time", page.meta.get("date", ""))[:10]
-    return Article(
-        id=stable_id(key, title), title=title, text=text,
-        date=date if ISO_DATE.fullmatch(date) else None,
-        source=page.meta.get("og:site_name"), url=page.meta.get("og:url"), origin=origin,
-    )
-
-
-# --- one plain-text article ----------------------------------------------------------------
-
-HEADER_KEYS = {"date", "source", "url", "category"}
-
-
-def read_plain(content: str, origin: str, key: str) -> Article | None:
-    """First non-empty line is the headline ('# ' allowed); optional `Key: value` lines
-    (Date, Source, URL, Category) may follow it; the rest is the text."""
-    lines = content.replace("\r\n", "\n").split("\n")
-    while lines and not lines[0].strip():
-        lines.pop(0)
-    if not lines:
-        return None
-    title = lines.pop(0).strip().lstrip("#").strip()
-    fields: dict[str, str] = {}
-    while lines and (header := re.match(r"^(\w+):\s*(.+)$", lines[0].strip())) \
-            and header[1].lower() in HEADER_KEYS:
-        fields[header[1].lower()] = header[2].strip()
-        lines.pop(0)
-    text = "\n".join(lines).strip()
-    if not text:
-        return None
-    date = fields.get("date")
-    if date and not ISO_DATE.fullmatch(date):
-        date = None
-    return Article(
-        id=stable_id(key, title), title=title, text=text, date=date,
-        source=fields.get("source"), url=fields.get("url"), category=fields.get("category"),
-        origin=origin,
-    )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Callable, NamedTuple
 
-from .archive import MONTHS
+from .formats import MONTHS
 
 DAY = timedelta(days=1)
 NEWS_WEEK_DAYS = 7

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 
-from assistant.archive import read_archive, read_page
+from assistant.archive import read_archive
+from assistant.formats import read_page
 
 from conftest import BUNDLED_ARCHIVE, write
 
