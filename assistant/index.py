@@ -4,7 +4,8 @@ One version folder holds plain files only (JSON, .npy without pickle, FAISS's ow
 
     manifest.json   format, model + fingerprint, dimension, chunking, counts, checksums
     articles.jsonl  one article a line (quotes are cut from its `text`)
-    article_rows.json  each line's offset, id, text length and date (article_file.py)
+    article_rows.json  each line's offset, id, text length, date, source and category
+                    (article_file.py)
     chunks.npy      int64 rows (article_row, start, end)
     keys.npy        SHA-1 of each chunk's embedded text, to reuse vectors on rebuild
     article_keys.npy  SHA-1 of each article's text, to reuse its chunks on rebuild

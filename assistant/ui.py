@@ -1,4 +1,4 @@
-"""The web chat: a Gradio app around the pure conversation of `conversation.respond`.
+"""The web chat: a Gradio app around `conversation`, the chat without the page.
 
 Layout: the conversation (quotes with numbered citation cards) on the left, the cited
 article with the quote highlighted on the right, filters below the question box. A turn
