@@ -236,9 +236,9 @@ def test_the_ask_api_returns_the_json_of_assistant_ask(bundled):
     client = Client(url, verbose=False, download_files=False)
     result = client.predict(CSTO, api_name="/ask")
     assert result == json.loads(json.dumps(assistant.ask(CSTO).to_json()))
+    window = conversation.Filters(as_of="2021-12-31").window()
     assert client.predict(CSTO, 1, "", "", "2021-12-31", api_name="/ask") == json.loads(
-        json.dumps(assistant.ask(CSTO, k=1, window=conversation.Filters(as_of="2021-12-31").window())
-                   .to_json()))
+        json.dumps(assistant.ask(CSTO, k=1, window=window).to_json()))
     assert client.predict(MAY, api_name="/ask")["window"]["phrase"] == "in May 2022"
     unread = client.predict(MAY, 3, "", "", "", False, api_name="/ask")
     assert unread == json.loads(json.dumps(assistant.ask(MAY, read_dates=False).to_json()))

@@ -442,7 +442,7 @@ def test_removing_the_dates_asks_the_same_question_again_without_them(small_assi
     assert again[0].read_dates is False and again[0].answer.window is None
     assert again[0].answer == small_assistant.ask(question, read_dates=False)
     assert history[0].read_dates is True  # the old list is left as it was
-    assert conversation.without_dates(small_assistant, again, "0") == again  # nothing more to remove
+    assert conversation.without_dates(small_assistant, again, "0") == again  # nothing left
     for bad in ("", "7", "x"):
         assert conversation.without_dates(small_assistant, history, bad) == history
     markup, shown, status = ui.remove_dates(small_assistant, history, "0")
