@@ -157,7 +157,7 @@ def verify(index_dir: Path, embedder) -> Verified:
     'ok: v-20260101T120000-3fa2b1: 5 articles, 14 chunks, 384-dim vectors of ...'
     """
     folder = current_version(index_dir)
-    data = load_index(folder, embedder.name, embedder.fingerprint)
+    data = load_index(folder, embedder.name, embedder.fingerprint, every_file=True)
     if data.manifest.get("dim") != embedder.dim:
         raise IndexMismatch(f"index in {folder} holds {data.manifest.get('dim')}-dim vectors "
                             f"but {embedder.name} makes {embedder.dim}-dim ones: rebuild it "

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 
 import faiss
 import numpy as np
 import pytest
 
-from assistant import article_file, build, sentences, store
+from assistant import article_file, build, index, sentences, store
 from assistant.article_file import ROWS
 from assistant.build import rebuild
 from assistant.chunking import chunk_article
@@ -212,6 +213,33 @@ def test_a_damaged_index_is_refused_with_the_fix(built, damage):
         target.unlink()
     with pytest.raises(IndexDamaged, match="rebuild"):
         load(built)
+
+
+def count_hashing(monkeypatch) -> list[str]:
+    hashed, sha256_file = [], index.sha256_file
+    monkeypatch.setattr(index, "sha256_file", lambda path: hashed.append(path.name) or
+                        sha256_file(path))
+    return hashed
+
+
+def test_a_load_hashes_only_the_files_changed_since_they_were_last_hashed(built, monkeypatch):
+    monkeypatch.setattr(index, "SETTLED", 0.0)  # the files were written a moment ago
+    load(built)  # hashes what the build's own record does not cover, and records it
+    hashed = count_hashing(monkeypatch)
+    load(built)
+    assert set(hashed) == {"manifest.json"}  # to check the record is this manifest's
+    store.verify(built, FakeEmbedder())  # `assistant index --check`: every file
+    folder = store.current_version(built)
+    assert len(set(hashed)) == len(load(built).manifest["files"]) + 1
+    target = folder / "vectors.npy"  # damaged in place, its mtime put back
+    before, raw = target.stat(), bytearray(target.read_bytes())
+    raw[-1] ^= 0xFF
+    target.write_bytes(bytes(raw))
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    hashed.clear()
+    with pytest.raises(IndexDamaged, match="vectors.npy does not match its checksum"):
+        load(built)
+    assert "vectors.npy" in hashed
 
 
 def test_no_index_yet_says_how_to_build_one(tmp_path):
