@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import replace
 
 import faiss
@@ -231,6 +232,7 @@ def test_a_load_hashes_only_the_files_changed_since_they_were_last_hashed(built,
     store.verify(built, FakeEmbedder())  # `assistant index --check`: every file
     folder = store.current_version(built)
     assert len(set(hashed)) == len(load(built).manifest["files"]) + 1
+    time.sleep(0.05)  # past the file system clock's tick (SETTLED's job, set to 0 here)
     target = folder / "vectors.npy"  # damaged in place, its mtime put back
     before, raw = target.stat(), bytearray(target.read_bytes())
     raw[-1] ^= 0xFF
