@@ -160,7 +160,8 @@ def api_answer(assistant: Assistant, question: str, k: int = QUOTES, since: str 
                until: str = "", as_of: str = "", read_dates: bool = True,
                sources: list[str] | None = None, categories: list[str] | None = None) -> dict:
     """The `assistant ask --json` object for a question (the `ask` API endpoint);
-    `read_dates=False` does not read a date window from the question's words."""
+    `read_dates=False` does not read a date window from the question's words, and named
+    `sources` and `categories` narrow the search to their articles."""
     if not isinstance(k, int) or k < 1:
         raise BadQuestion(f"k must be a whole number of at least 1, not {k!r}")
     if not isinstance(read_dates, bool):
