@@ -97,6 +97,14 @@ def hashed_unchanged(folder: Path, stats: dict[str, list[int]]) -> set[str]:
         return set()
 
 
+def bytes_to_hash(folder: Path) -> int:
+    """How many bytes loading `folder` would hash: those of its files changed since they
+    last matched the manifest (IndexDamaged or OSError if it cannot say)."""
+    stats = {name: stat_of(folder / name) for name in read_manifest(folder)["files"]}
+    unchanged = hashed_unchanged(folder, stats)
+    return sum(stat[0] for name, stat in stats.items() if name not in unchanged)
+
+
 def text_key(text: str) -> bytes:
     return hashlib.sha1(text.encode("utf-8")).digest()
 

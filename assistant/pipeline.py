@@ -16,7 +16,7 @@ from . import news, store
 from .answer import answer
 from .embed import Embedder
 from .errors import AssistantError, BadQuestion
-from .index import IndexData, load_index
+from .index import IndexData, bytes_to_hash, load_index
 from .retrieve import DateWindow, holds_nothing, retrieve, start_scoring, vector_of
 from .timeline import is_timeline_question
 from .types import Answer, Hit
@@ -25,6 +25,7 @@ MAX_QUESTION_CHARS = 1000
 EVENT_MIN_COSINE = 0.4  # below this, no article is about the event named
 RELOAD_ATTEMPTS = 5  # a server reloading while rebuilds switch versions in quick succession
 RELOAD_WAIT = 1.0  # seconds an ask may wait for a newer version before answering from the old
+QUICK_HASH_BYTES = 256 << 20  # a new version needing no more hashed loads within the wait
 
 
 def check_question(question: str) -> str:
@@ -63,9 +64,10 @@ class Assistant:
     def data(self) -> IndexData:
         """The index in service. The first call loads it. When a rebuild has switched
         CURRENT since, the new version loads on another thread while asks are answered
-        from the one loaded. If the last load took at most RELOAD_WAIT seconds, asks in the
-        new load's first RELOAD_WAIT seconds wait for it instead: a small index is there
-        by then. A large one (4-6 s to load at a million chunks) holds no ask up."""
+        from the one loaded. If the new version should load within RELOAD_WAIT seconds
+        (_quick_to_load), asks in its load's first RELOAD_WAIT seconds wait for it
+        instead: a small index, or a rebuild's own version, is there by then. Any other
+        (3-6 s to load at a million chunks when every file is hashed) holds no ask up."""
         with self._lock:
             if self._loaded is None:
                 self._loaded = self._load_current()
@@ -73,8 +75,7 @@ class Assistant:
                 if store.current_name(self.index_dir) == self._loaded[0]:
                     return self._loaded[1]
                 self._reload = self._loader.submit(self._load_current)
-                self._reload_due = monotonic() + \
-                    (RELOAD_WAIT if self._load_seconds <= RELOAD_WAIT else 0.0)
+                self._reload_due = monotonic() + (RELOAD_WAIT if self._quick_to_load() else 0.0)
             reload, due = self._reload, self._reload_due
         wait([reload], timeout=max(0.0, due - monotonic()))
         with self._lock:
@@ -82,6 +83,17 @@ class Assistant:
                 self._reload = None
                 self._loaded = reload.result()  # a version that fails to load says so here
             return self._loaded[1]
+
+    def _quick_to_load(self) -> bool:
+        """Whether the version CURRENT names should load within RELOAD_WAIT: the last load
+        did, and the new one has few bytes to hash (a rebuild's own version records the
+        files its build hashed; a copied one is hashed in full: 3-6 s at 1M chunks)."""
+        if self._load_seconds > RELOAD_WAIT:
+            return False
+        try:
+            return bytes_to_hash(store.current_version(self.index_dir)) <= QUICK_HASH_BYTES
+        except (AssistantError, OSError):
+            return False
 
     def _load_current(self) -> tuple[str, IndexData]:
         """The version CURRENT names, loaded. A version that a later rebuild cleans up

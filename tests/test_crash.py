@@ -277,6 +277,28 @@ def test_no_ask_waits_for_a_new_version_when_the_last_load_took_longer_than_the_
     assert len(assistant.data.articles) == 3  # answered at once, from the loaded version
 
 
+def test_no_ask_waits_for_a_new_version_with_many_bytes_to_hash(
+        tmp_path, small_archive, fake_embedder, monkeypatch):
+    index_dir = tmp_path / "index"
+    rebuild([small_archive], index_dir, fake_embedder)
+    real_load, release = pipeline.load_index, threading.Event()
+    assistant = Assistant(index_dir, fake_embedder)
+    assert len(assistant.data.articles) == 3  # a quick load
+
+    def load(*args):
+        assert release.wait(30)  # an ask that waits for this load gets the new version
+        return real_load(*args)
+
+    monkeypatch.setattr(pipeline, "load_index", load)
+    monkeypatch.setattr(pipeline, "RELOAD_WAIT", 30.0)
+    monkeypatch.setattr(pipeline, "QUICK_HASH_BYTES", 0)  # any file to hash is too many
+    write(small_archive / "late.txt", "Late news\n\nThe ferry to the island resumed service.")
+    rebuild([small_archive], index_dir, fake_embedder)
+    threading.Timer(5.0, release.set).start()
+    assert assistant.ask("harbour bridge reopened").found
+    assert len(assistant.data.articles) == 3  # answered at once, from the loaded version
+
+
 def test_a_new_version_that_fails_to_load_is_reported_on_an_ask(
         tmp_path, small_archive, fake_embedder, monkeypatch):
     index_dir = tmp_path / "index"
