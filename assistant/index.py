@@ -13,14 +13,12 @@ One version folder holds plain files only (JSON, .npy without pickle, FAISS's ow
     faiss.index     inner-product index over the vectors
     bm25/           the keyword index, and each chunk's tokens for the next rebuild
     sentence*.npy   each chunk's quotable sentences and their vectors (sentences.py)
-    hashed.json     each file's stat when last hashed, not in the manifest (HASHED)
+    hashed.json     each file's stat when last hashed, not in the manifest (checksums.py)
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,6 +29,7 @@ import numpy as np
 
 from .article_file import (ROWS, ArticleFile, Facets, article_days, article_facets,
                            article_ids, text_lengths, write_articles)
+from .checksums import HASHED, hashed_unchanged, record_hashed, sha256_file, stat_of, verified
 from .dense import dense_search, read_faiss_index
 from .embed import available_cores
 from .errors import IndexDamaged, IndexMismatch
@@ -40,69 +39,6 @@ from .types import Article, Chunk, Hit
 
 FORMAT_VERSION = 3  # 2: clusters.json; 3: sentence vectors
 ARRAYS = ("chunks.npy", "keys.npy", "vectors.npy")
-# Beside the manifest, not listed in it: each file's stat when it was last hashed. A load
-# hashes only files changed since (at a million chunks hashing took 4 s of a 4.5 s load);
-# `assistant index --check` hashes every file.
-HASHED = "hashed.json"
-SETTLED = 1.0  # seconds a file must have been unchanged when hashed for its stat to count
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def verified(folder: Path, manifest: dict, name: str) -> Path:
-    """`folder/name`, once its checksum matches the manifest's (ValueError if not)."""
-    path = folder / name
-    if sha256_file(path) != manifest["files"][name].get("sha256"):
-        raise ValueError(f"{path} does not match its checksum")
-    return path
-
-
-def stat_of(path: Path) -> list[int]:
-    """What writing, replacing or linking a file changes: size, inode, mtime, ctime."""
-    st = path.stat()
-    return [st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns]
-
-
-def record_hashed(folder: Path, stats: dict[str, list[int]]) -> None:
-    """Note that the files with these stats (taken before hashing) match the manifest.
-    Best effort: an index the user cannot write to is simply hashed on every load."""
-    record = {"manifest": sha256_file(folder / "manifest.json"), "at_ns": time.time_ns(),
-              "files": stats}
-    scratch = folder / f".{HASHED}.{os.getpid()}"
-    try:
-        scratch.write_text(json.dumps(record), encoding="utf-8")
-        os.replace(scratch, folder / HASHED)
-    except OSError:
-        scratch.unlink(missing_ok=True)
-
-
-def hashed_unchanged(folder: Path, stats: dict[str, list[int]]) -> set[str]:
-    """Files whose stat is as when they were last found to match this manifest, and which
-    had been unchanged for SETTLED seconds then: a change within the same tick of the
-    file system's clock would leave the stat as it was."""
-    try:
-        record = json.loads((folder / HASHED).read_text(encoding="utf-8"))
-        if record["manifest"] != sha256_file(folder / "manifest.json"):
-            return set()
-        settled = record["at_ns"] - SETTLED * 1e9
-        return {name for name, stat in stats.items()
-                if record["files"].get(name) == stat and stat[3] < settled}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return set()
-
-
-def bytes_to_hash(folder: Path) -> int:
-    """How many bytes loading `folder` would hash: those of its files changed since they
-    last matched the manifest (IndexDamaged or OSError if it cannot say)."""
-    stats = {name: stat_of(folder / name) for name in read_manifest(folder)["files"]}
-    unchanged = hashed_unchanged(folder, stats)
-    return sum(stat[0] for name, stat in stats.items() if name not in unchanged)
 
 
 def text_key(text: str) -> bytes:

@@ -14,9 +14,10 @@ import numpy as np
 
 from . import news, store
 from .answer import answer
+from .checksums import bytes_to_hash
 from .embed import Embedder
 from .errors import AssistantError, BadQuestion
-from .index import IndexData, bytes_to_hash, load_index
+from .index import IndexData, load_index, read_manifest
 from .retrieve import DateWindow, holds_nothing, retrieve, start_scoring, vector_of
 from .timeline import is_timeline_question
 from .types import Answer, Hit
@@ -91,7 +92,8 @@ class Assistant:
         if self._load_seconds > RELOAD_WAIT:
             return False
         try:
-            return bytes_to_hash(store.current_version(self.index_dir)) <= QUICK_HASH_BYTES
+            folder = store.current_version(self.index_dir)
+            return bytes_to_hash(folder, read_manifest(folder)["files"]) <= QUICK_HASH_BYTES
         except (AssistantError, OSError):
             return False
 

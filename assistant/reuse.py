@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import IndexDamaged
-from .index import read_manifest, verified
+from .checksums import verified
+from .index import read_manifest
 from .lexical import OFFSETS, TOKENIZER_VERSION, TOKENS, VOCAB, LexicalIndex
 from .sentences import KEYS as SENTENCE_KEYS, OFFSETS as SENTENCE_OFFSETS
 from .sentences import SPANS as SENTENCE_SPANS, VECTORS as SENTENCE_VECTORS

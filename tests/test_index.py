@@ -10,7 +10,7 @@ import faiss
 import numpy as np
 import pytest
 
-from assistant import article_file, build, index, sentences, store
+from assistant import article_file, build, checksums, sentences, store
 from assistant.article_file import ROWS
 from assistant.build import rebuild
 from assistant.chunking import chunk_article
@@ -217,14 +217,14 @@ def test_a_damaged_index_is_refused_with_the_fix(built, damage):
 
 
 def count_hashing(monkeypatch) -> list[str]:
-    hashed, sha256_file = [], index.sha256_file
-    monkeypatch.setattr(index, "sha256_file", lambda path: hashed.append(path.name) or
+    hashed, sha256_file = [], checksums.sha256_file
+    monkeypatch.setattr(checksums, "sha256_file", lambda path: hashed.append(path.name) or
                         sha256_file(path))
     return hashed
 
 
 def test_a_load_hashes_only_the_files_changed_since_they_were_last_hashed(built, monkeypatch):
-    monkeypatch.setattr(index, "SETTLED", 0.0)  # the files were written a moment ago
+    monkeypatch.setattr(checksums, "SETTLED", 0.0)  # the files were written a moment ago
     load(built)  # hashes what the build's own record does not cover, and records it
     hashed = count_hashing(monkeypatch)
     load(built)
