@@ -117,8 +117,10 @@ class Assistant:
     def warm_up(self) -> None:
         """Load the index and the model and ask one question, so that a problem surfaces
         now, with its message, and the first user's question is not the slow one (it
-        would load the model and BM25's compiled loops)."""
+        would load the model and BM25's compiled loops). The sources and categories are
+        read too: an index built before they were saved reads every article for them."""
         self.ask("news")
+        self.data.facets
 
     def ask(self, question: str, k: int = 3, window: DateWindow = DateWindow(),
             method: str = "hybrid", timeline: bool | None = None, read_dates: bool = True,

@@ -9,7 +9,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from assistant import conversation, followup, ui, ui_render
+from assistant import article_file, checksums, conversation, followup, store, ui, ui_render
+from assistant.article_file import ROWS
 from assistant.build import rebuild
 from assistant.pipeline import Assistant
 from assistant.types import Answer, Article, Snippet, Source
@@ -285,6 +286,26 @@ def test_the_chat_callback_appends_a_turn_and_ignores_a_blank_message(small_assi
     assert "Index: 3 articles" in Markup(status).text
     assert ui.chat(small_assistant, "  ", "", "", "", [], [], history)[1] == history
     assert ui.filter_choices(small_assistant) == (["Gazette"], [])
+
+
+def test_warm_up_reads_an_older_index_s_filter_choices_before_the_first_page_load(
+        small_archive, tmp_path, fake_embedder, monkeypatch):
+    index_dir = tmp_path / "index"
+    rebuild([small_archive], index_dir, fake_embedder)
+    folder = store.current_version(index_dir)  # made as a build before facets were saved
+    rows, manifest = json.loads((folder / ROWS).read_text()), folder / "manifest.json"
+    for name in ("sources", "categories", "source_codes", "category_codes"):
+        del rows[name]
+    (folder / ROWS).write_text(json.dumps(rows))
+    listed = json.loads(manifest.read_text())
+    listed["files"][ROWS] = {"bytes": (folder / ROWS).stat().st_size,
+                             "sha256": checksums.sha256_file(folder / ROWS)}
+    manifest.write_text(json.dumps(listed))
+    assistant = Assistant(index_dir, fake_embedder)
+    assistant.warm_up()
+    assistant.data.articles._read.cache_clear()
+    monkeypatch.setattr(article_file, "parse", None)  # reading an article would fail now
+    assert ui.filter_choices(assistant) == (["Gazette"], [])
 
 
 MAY = {"since": "2022-05-01", "until": "2022-05-31", "phrase": "in May 2022", "start": 14,
