@@ -222,6 +222,20 @@ def test_a_version_cleaned_up_while_a_server_loads_it_gives_way_to_the_newer_one
     assert len(assistant.data.articles) == 5 and interrupted
 
 
+def rebuild_with_late_news(archive, index_dir, embedder) -> None:
+    """A rebuild that adds a fourth article to `small_archive`: a new version to switch to."""
+    write(archive / "late.txt", "Late news\n\nThe ferry to the island resumed service.")
+    rebuild([archive], index_dir, embedder)
+
+
+def assert_answered_from_the_loaded_version(assistant, release: threading.Event) -> None:
+    """An ask while the new version's load is held until `release` is answered at once, from
+    the version loaded (an ask that waited would get the new one once the load is let go)."""
+    threading.Timer(5.0, release.set).start()
+    assert assistant.ask("harbour bridge reopened").found
+    assert len(assistant.data.articles) == 3
+
+
 def test_asks_are_answered_from_the_loaded_version_while_a_new_one_loads(
         tmp_path, small_archive, fake_embedder, monkeypatch):
     index_dir = tmp_path / "index"
@@ -237,8 +251,7 @@ def test_asks_are_answered_from_the_loaded_version_while_a_new_one_loads(
 
     monkeypatch.setattr(pipeline, "load_index", load_when_released)
     monkeypatch.setattr(pipeline, "RELOAD_WAIT", 0.01)
-    write(small_archive / "late.txt", "Late news\n\nThe ferry to the island resumed service.")
-    rebuild([small_archive], index_dir, fake_embedder)
+    rebuild_with_late_news(small_archive, index_dir, fake_embedder)
     for _ in range(3):  # the load is held up: every ask is answered, from the old version
         assert assistant.ask("harbour bridge reopened").found
         assert len(assistant.data.articles) == 3
@@ -270,11 +283,8 @@ def test_no_ask_waits_for_a_new_version_when_the_last_load_took_longer_than_the_
     monkeypatch.setattr(pipeline, "RELOAD_WAIT", 30.0)
     assistant = Assistant(index_dir, fake_embedder)
     assert len(assistant.data.articles) == 3
-    write(small_archive / "late.txt", "Late news\n\nThe ferry to the island resumed service.")
-    rebuild([small_archive], index_dir, fake_embedder)
-    threading.Timer(5.0, release.set).start()  # lets an ask that waits get the new version
-    assert assistant.ask("harbour bridge reopened").found
-    assert len(assistant.data.articles) == 3  # answered at once, from the loaded version
+    rebuild_with_late_news(small_archive, index_dir, fake_embedder)
+    assert_answered_from_the_loaded_version(assistant, release)
 
 
 def test_no_ask_waits_for_a_new_version_with_many_bytes_to_hash(
@@ -292,11 +302,8 @@ def test_no_ask_waits_for_a_new_version_with_many_bytes_to_hash(
     monkeypatch.setattr(pipeline, "load_index", load)
     monkeypatch.setattr(pipeline, "RELOAD_WAIT", 30.0)
     monkeypatch.setattr(pipeline, "QUICK_HASH_BYTES", 0)  # any file to hash is too many
-    write(small_archive / "late.txt", "Late news\n\nThe ferry to the island resumed service.")
-    rebuild([small_archive], index_dir, fake_embedder)
-    threading.Timer(5.0, release.set).start()
-    assert assistant.ask("harbour bridge reopened").found
-    assert len(assistant.data.articles) == 3  # answered at once, from the loaded version
+    rebuild_with_late_news(small_archive, index_dir, fake_embedder)
+    assert_answered_from_the_loaded_version(assistant, release)
 
 
 def test_a_new_version_that_fails_to_load_is_reported_on_an_ask(
@@ -305,8 +312,7 @@ def test_a_new_version_that_fails_to_load_is_reported_on_an_ask(
     rebuild([small_archive], index_dir, fake_embedder)
     assistant = Assistant(index_dir, fake_embedder)
     assert assistant.ask("harbour bridge reopened").found
-    write(small_archive / "late.txt", "Late news\n\nThe ferry to the island resumed service.")
-    rebuild([small_archive], index_dir, fake_embedder)
+    rebuild_with_late_news(small_archive, index_dir, fake_embedder)
     vectors = store.current_version(index_dir) / "vectors.npy"
     damaged = bytearray(vectors.read_bytes())
     damaged[-1] ^= 0xFF
