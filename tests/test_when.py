@@ -1,6 +1,7 @@
 """Dates asked in words: expected windows, phrases that are not dates, the span invariant."""
 from __future__ import annotations
 
+import calendar
 from dataclasses import FrozenInstanceError
 from datetime import date
 
@@ -90,6 +91,7 @@ NOT_DATES = [
     "What happened in the Sept. 11 attacks?",
     "Why did the Sept. 11 attacks happen?",
     "Who won in May?".replace("May", "may"),  # "in may" is not English for a month
+    "Who led a march in Paris?",  # no trigger word before "march"
     "This may be a silly question: who won?",
     "Which city hosted the summit in March?".replace("March", "march"),
     "What was the 2021 budget?",
@@ -107,6 +109,34 @@ NOT_DATES = [
     "Who spoke after being elected?",
     "",
 ]
+
+
+IN_A_MONTH = [
+    # (question, phrase): a month after "in", with a capital or a year, where a question puts it
+    ("in {Month} {year}", "in {Month} {year}"),
+    ("In {Month} {year}, who met?", "In {Month} {year}"),
+    ("SCO in {Month} {year}", "in {Month} {year}"),
+    ("What did the SCO decide in {Month} {year}?", "in {Month} {year}"),
+    ("May I ask who met in {Month} {year}?", "in {Month} {year}"),
+    ("who met in {month} {year}?", "in {month} {year}"),
+    ("Who met in {Month}?", "in {Month}"),
+]
+
+
+@pytest.mark.parametrize("number", range(1, 13), ids=calendar.month_name[1:])
+@pytest.mark.parametrize("question, phrase", IN_A_MONTH)
+def test_every_month_after_in(question, phrase, number):
+    """Each month after "in" is read wherever the question puts it, "May" and "March"
+    too when written with a capital or a year."""
+    name = calendar.month_name[number]
+    year = TODAY.year - (number > TODAY.month)  # the latest one on or before TODAY
+    question, phrase = (s.format(Month=name, month=name.lower(), year=year)
+                        for s in (question, phrase))
+    when = parse_when(question, TODAY)
+    assert when is not None, question
+    last = calendar.monthrange(year, number)[1]
+    assert (when.phrase, when.since, when.until) == (
+        phrase, f"{year}-{number:02}-01", f"{year}-{number:02}-{last}")
 
 
 @pytest.mark.parametrize("question", NOT_DATES)
