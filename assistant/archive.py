@@ -3,10 +3,12 @@ in the format its name says (formats.py: `*.jsonl`, `*.html`/`*.htm`, `*.txt`/`*
 give every article its own id.
 
 A file that cannot be read is reported as a Problem and skipped; the rest is still read.
+Files of other kinds in a folder are counted in one notice.
 """
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -18,20 +20,37 @@ SUFFIXES = {".jsonl", ".html", ".htm", ".txt", ".md"}
 MAX_FILE_BYTES = 200 * 1024 * 1024  # larger files are refused rather than exhausting memory
 
 
-def read_archive(paths: Iterable[str | os.PathLike]) -> tuple[list[Article], list[Problem]]:
-    """Read every archive file under `paths` (files or folders, recursively).
+def read_archive(paths: Iterable[str | os.PathLike], leave_out: Path | None = None
+                 ) -> tuple[list[Article], list[Problem]]:
+    """Read every archive file under `paths` (files or folders, recursively), but not
+    under `leave_out` (the index folder, should it lie inside the archive).
 
     Returns the articles in a stable order, each with a distinct id, and the problems met
     on the way (repeated ids among them, as notices: see `distinct_ids`).
     """
     articles: list[Article] = []
     problems: list[Problem] = []
-    for path, key in iter_archive_files(paths):
-        file_articles, file_problems = read_file(path, key)
-        articles.extend(file_articles)
-        problems.extend(file_problems)
+    for root in map(Path, paths):
+        others = Counter()
+        for path, key in archive_files(root, leave_out):
+            if root.is_dir() and path.suffix.lower() not in SUFFIXES:
+                others[path.suffix.lower() or "no suffix"] += 1
+                continue
+            file_articles, file_problems = read_file(path, key)
+            articles.extend(file_articles)
+            problems.extend(file_problems)
+        if others:
+            problems.append(other_files(root, others))
     articles, renamed = distinct_ids(articles)
     return articles, problems + renamed
+
+
+def other_files(root: Path, suffixes: Counter) -> Problem:
+    """One notice for the files under `root` that are not in an archive format."""
+    kinds = ", ".join(f"{suffix} {count}" for suffix, count in sorted(suffixes.items()))
+    return Problem(str(root), f"{sum(suffixes.values())} files of other kinds not read "
+                   f"({kinds}); articles are read from {' '.join(sorted(SUFFIXES))} files",
+                   skipped=False)
 
 
 def distinct_ids(articles: list[Article]) -> tuple[list[Article], list[Problem]]:
@@ -63,22 +82,23 @@ def distinct_ids(articles: list[Article]) -> tuple[list[Article], list[Problem]]
     return result, notices
 
 
-def iter_archive_files(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[Path, str]]:
-    """(path, key) of the archive files under `paths` in sorted order; hidden files and
-    folders are skipped. The key, the path relative to the root given, feeds article ids
-    so that they do not change with the working directory."""
-    for root in map(Path, paths):
-        if root.is_file():
-            yield root, root.name
-            continue
-        if not root.is_dir():
-            raise FileNotFoundError(f"archive path not found: {root}")
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in sorted(filenames):
-                if not name.startswith(".") and Path(name).suffix.lower() in SUFFIXES:
-                    path = Path(dirpath) / name
-                    yield path, path.relative_to(root).as_posix()
+def archive_files(root: Path, leave_out: Path | None = None) -> Iterator[tuple[Path, str]]:
+    """(path, key) of the files under `root` (itself, if a file) in sorted order; hidden
+    files and folders, and the folder `leave_out`, are skipped. The key, the path relative
+    to `root`, feeds article ids so that they do not change with the working directory."""
+    if root.is_file():
+        yield root, root.name
+        return
+    if not root.is_dir():
+        raise FileNotFoundError(f"archive path not found: {root}")
+    leave_out = leave_out.resolve() if leave_out else None
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
+                             and (Path(dirpath) / d).resolve() != leave_out)
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                path = Path(dirpath) / name
+                yield path, path.relative_to(root).as_posix()
 
 
 def read_file(path: Path, key: str | None = None) -> tuple[list[Article], list[Problem]]:
@@ -100,13 +120,11 @@ def read_file(path: Path, key: str | None = None) -> tuple[list[Article], list[P
     if suffix == ".jsonl":
         return read_jsonl(content, str(path), key)
     if suffix in {".html", ".htm"}:
-        articles = wrap(read_html(content, str(path), key))
+        articles, notices = read_html(content, str(path), key)
     else:
-        articles = read_page(content, str(path), key) or wrap(read_plain(content, str(path), key))
+        articles, notices = read_page(content, str(path), key)
+        if not articles:
+            articles, notices = read_plain(content, str(path), key)
     if not articles:
         return [], [Problem(str(path), "no article text found")]
-    return articles, []
-
-
-def wrap(article: Article | None) -> list[Article]:
-    return [article] if article else []
+    return articles, notices

@@ -38,11 +38,14 @@ class BuildSummary:
 
     def line(self) -> str:
         skipped = sum(p.skipped for p in self.problems)
-        renamed = len(self.problems) - skipped
+        notes = len(self.problems) - skipped
         return (f"indexed {self.articles} articles, {self.chunks} chunks "
                 f"({self.embedded} embedded, {self.chunks - self.embedded} reused), "
-                f"{skipped} skipped, " + (f"{renamed} duplicate ids renamed, " if renamed else "")
+                f"{skipped} skipped, " + (f"{notes} notes, " if notes else "")
                 + f"in {self.seconds:.1f} s")
+
+
+SHOWN = 20  # problems listed when no article could be read
 
 
 def rebuild(archive_paths: list[Path], index_dir: Path, embedder: Embedder,
@@ -50,10 +53,16 @@ def rebuild(archive_paths: list[Path], index_dir: Path, embedder: Embedder,
             cache: EmbeddingCache | None = None) -> BuildSummary:
     """Read the archive, embed what is new, and switch the index to the result atomically."""
     started = time.monotonic()
-    articles, problems = read_archive(archive_paths)
+    for path in archive_paths:
+        if path.resolve().is_relative_to(index_dir.resolve()):
+            raise AssistantError(f"the archive {path} is inside the index folder {index_dir}: "
+                                 "keep the index in a folder of its own (--index)")
+    articles, problems = read_archive(archive_paths, leave_out=index_dir)
     if not articles:
         raise AssistantError(f"no articles found in {', '.join(map(str, archive_paths))}"
-                             + (f" ({len(problems)} files skipped)" if problems else ""))
+                             + "".join(f"\n  {problem}" for problem in problems[:SHOWN])
+                             + (f"\n  ... and {len(problems) - SHOWN} more" if len(problems) > SHOWN
+                                else ""))
     return build_index(articles, problems, [str(p) for p in archive_paths], index_dir, embedder,
                        settings, progress, cache, started)
 

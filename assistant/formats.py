@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import date
 
 from .html_text import parse_page
 from .types import Article, Problem
@@ -36,44 +37,86 @@ def stable_id(*parts: str) -> str:
     return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:12]
 
 
+Read = tuple[list[Article], list[Problem]]  # a file's articles, and what was wrong in it
+
+# --- dates -------------------------------------------------------------------------------
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?=$|[T ])")  # a time may follow: 2022-03-05T10:00Z
+
+
+def calendar_date(written: object) -> str | None:
+    """The ISO date `written` opens with, if it is a day of the calendar (not 2022-02-30).
+
+    >>> calendar_date("2022-03-05T10:00:00Z"), calendar_date("2022-02-30")
+    ('2022-03-05', None)
+    """
+    found = ISO_DATE.match(written.strip()) if isinstance(written, str) else None
+    try:
+        return date.fromisoformat(found[0]).isoformat() if found else None
+    except ValueError:
+        return None
+
+
+def undated(origin: str, written: object, line: int | None = None,
+            form: str = " written YYYY-MM-DD") -> Problem:
+    """The notice for an article kept without its date, which could not be read."""
+    return Problem(origin, f"date {written!r} is not a day of the calendar{form}: "
+                   "indexed undated", line, skipped=False)
+
+
 # --- JSON lines --------------------------------------------------------------------------
 
-def read_jsonl(content: str, origin: str, key: str) -> tuple[list[Article], list[Problem]]:
+def read_jsonl(content: str, origin: str, key: str) -> Read:
     articles, problems = [], []
     for number, line in enumerate(content.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
-            article = article_from_record(record, origin, key, number)
+            article, notices = article_from_record(record, origin, key, number)
         except (json.JSONDecodeError, ValueError, TypeError) as error:
             problems.append(Problem(origin, f"bad JSON line: {error}", line=number))
             continue
         articles.append(article)
+        problems.extend(notices)
     if not articles and not problems:
         problems.append(Problem(origin, "no article text found"))
     return articles, problems
 
 
-def article_from_record(record: object, origin: str, key: str, line: int) -> Article:
+def article_from_record(record: object, origin: str, key: str, line: int
+                        ) -> tuple[Article, list[Problem]]:
     if not isinstance(record, dict):
         raise ValueError("expected a JSON object")
+    record, notices = without_lone_surrogates(record, origin, line)
     text = record.get("text")
     if not isinstance(text, str) or not text.strip():
         raise ValueError("no 'text'")
     title = str(record.get("title") or "").strip()
-    date = record.get("date")
-    if date is not None and not (isinstance(date, str) and ISO_DATE.fullmatch(date)):
-        raise ValueError(f"'date' must be YYYY-MM-DD or null, not {date!r}")
+    written = record.get("date")
+    day = calendar_date(written)
+    if written is not None and day is None:
+        notices.append(undated(origin, written, line))
     article_id = str(record.get("id") or stable_id(key, str(line), title))
     return Article(
-        id=article_id, title=title, text=text, date=date,
+        id=article_id, title=title, text=text, date=day,
         source=optional_str(record.get("source")), url=optional_str(record.get("url")),
         category=optional_str(record.get("category")), origin=f"{origin}:{line}",
-    )
+    ), notices
 
 
-ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON may escape one ("\\ud800"); UTF-8 cannot
+
+
+def without_lone_surrogates(record: dict, origin: str, line: int) -> tuple[dict, list[Problem]]:
+    """The record with each unpaired surrogate in its strings replaced by U+FFFD, and a
+    notice if there was one: such a text could not be stored or hashed as UTF-8."""
+    cleaned = {name: LONE_SURROGATE.sub("\ufffd", value) if isinstance(value, str) else value
+               for name, value in record.items()}
+    if cleaned == record:
+        return record, []
+    return cleaned, [Problem(origin, "unpaired surrogate escapes replaced by U+FFFD", line,
+                             skipped=False)]
 
 
 def optional_str(value: object) -> str | None:
@@ -88,8 +131,8 @@ def paragraphs_of(content: str) -> list[str]:
     return [block.strip() for block in blocks if block.strip()]
 
 
-def read_page(content: str, origin: str, key: str) -> list[Article]:
-    """Split a category page into articles; empty if the page holds no datelines.
+def read_page(content: str, origin: str, key: str) -> Read:
+    """Split a category page into articles; none if the page holds no datelines.
 
     An article is: headline (maybe printed twice), a paragraph opening with a dateline,
     then body paragraphs up to the next article's headline.
@@ -98,7 +141,7 @@ def read_page(content: str, origin: str, key: str) -> list[Article]:
     starts = [i for i, p in enumerate(paragraphs) if DATELINE.match(p) and i > 0
               and looks_like_headline(paragraphs[i - 1])]
     if not starts:
-        return []
+        return [], []
     category = page_category(paragraphs[: headline_span(paragraphs, starts[0])[0]])
     drafts = []
     for n, start in enumerate(starts):
@@ -107,8 +150,9 @@ def read_page(content: str, origin: str, key: str) -> list[Article]:
         dateline = DATELINE.match(paragraphs[start])
         body = [paragraphs[start][dateline.end():]] + paragraphs[start + 1:end]
         drafts.append((title, dateline, "\n\n".join(p for p in body if p)))
-    dates = infer_years([parse_month_day_year(d) for _, d, _ in drafts])
-    return [
+    written = infer_years([parse_month_day_year(d) for _, d, _ in drafts])
+    dates = [calendar_date(day) for day in written]
+    articles = [
         Article(
             id=stable_id(key, title, date or ""), title=title, text=text, date=date,
             source=dateline["source"].strip(), category=category,
@@ -117,6 +161,9 @@ def read_page(content: str, origin: str, key: str) -> list[Article]:
         for (title, dateline, text), date in zip(drafts, dates)
         if text
     ]
+    return articles, [undated(origin, dateline[0].partition("(")[0].strip(), form="")
+                      for (_, dateline, text), day, date in zip(drafts, written, dates)
+                      if text and day and not date]
 
 
 def looks_like_headline(paragraph: str) -> bool:
@@ -183,19 +230,19 @@ def year_from_neighbours(parts, i: int) -> int | None:
 
 # --- one HTML article page ----------------------------------------------------------------
 
-def read_html(content: str, origin: str, key: str) -> Article | None:
+def read_html(content: str, origin: str, key: str) -> Read:
     """Headline from <h1> (else <title>), text from paragraphs; scripts and styles dropped."""
     page = parse_page(content)
     text = "\n\n".join(page.paragraphs)
     if not text:
-        return None
+        return [], []
     title = page.h1 or page.title
-    date = page.meta.get("article:published_time", page.meta.get("date", ""))[:10]
-    return Article(
-        id=stable_id(key, title), title=title, text=text,
-        date=date if ISO_DATE.fullmatch(date) else None,
+    written = page.meta.get("article:published_time", page.meta.get("date"))
+    article = Article(
+        id=stable_id(key, title), title=title, text=text, date=calendar_date(written),
         source=page.meta.get("og:site_name"), url=page.meta.get("og:url"), origin=origin,
     )
+    return [article], [undated(origin, written)] if written and not article.date else []
 
 
 # --- one plain-text article ----------------------------------------------------------------
@@ -203,14 +250,14 @@ def read_html(content: str, origin: str, key: str) -> Article | None:
 HEADER_KEYS = {"date", "source", "url", "category"}
 
 
-def read_plain(content: str, origin: str, key: str) -> Article | None:
+def read_plain(content: str, origin: str, key: str) -> Read:
     """First non-empty line is the headline ('# ' allowed); optional `Key: value` lines
     (Date, Source, URL, Category) may follow it; the rest is the text."""
     lines = content.replace("\r\n", "\n").split("\n")
     while lines and not lines[0].strip():
         lines.pop(0)
     if not lines:
-        return None
+        return [], []
     title = lines.pop(0).strip().lstrip("#").strip()
     fields: dict[str, str] = {}
     while lines and (header := re.match(r"^(\w+):\s*(.+)$", lines[0].strip())) \
@@ -219,12 +266,11 @@ def read_plain(content: str, origin: str, key: str) -> Article | None:
         lines.pop(0)
     text = "\n".join(lines).strip()
     if not text:
-        return None
-    date = fields.get("date")
-    if date and not ISO_DATE.fullmatch(date):
-        date = None
-    return Article(
-        id=stable_id(key, title), title=title, text=text, date=date,
+        return [], []
+    written = fields.get("date")
+    article = Article(
+        id=stable_id(key, title), title=title, text=text, date=calendar_date(written),
         source=fields.get("source"), url=fields.get("url"), category=fields.get("category"),
         origin=origin,
     )
+    return [article], [undated(origin, written)] if written and not article.date else []

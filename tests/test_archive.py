@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from assistant.archive import read_archive
 from assistant.formats import read_page
 
@@ -51,7 +53,8 @@ def test_dateline_forms_and_year_inferred_from_older_neighbour():
     page = ("Site nav\n\nCategory Archives\n\nHeadline one\n\nJune 3 (XNA)—Newest, no year.\n\n"
             "Headline two\n\nDec 30, 2021 (XNA) – Older, short month, spaced dash.\n\n"
             "Headline three\n\nSeptember 1, 2021 (XNA)-Oldest, full month.\n")
-    articles = read_page(page, "p.txt", "p.txt")
+    articles, notes = read_page(page, "p.txt", "p.txt")
+    assert notes == []
     assert [(a.date, a.date_inferred) for a in articles] == [
         ("2022-06-03", True), ("2021-12-30", False), ("2021-09-01", False)]
     assert articles[0].text == "Newest, no year."
@@ -88,10 +91,53 @@ def test_plain_text_header_lines_and_html_paragraphs(small_archive):
     assert (wheat.id, wheat.url, wheat.date) == ("b1", "https://example.org/wheat", "2022-07-15")
 
 
-def test_jsonl_rejects_a_malformed_date_but_keeps_the_file(tmp_path):
-    path = write(tmp_path / "x.jsonl", "\n".join(json.dumps(r) for r in [
-        {"id": "1", "title": "t", "date": "Sept 2022", "text": "body"},
-        {"id": "2", "title": "t", "date": "2022-09-01", "text": "body"}]))
+@pytest.mark.parametrize("written, read", [
+    ("2022-09-01", "2022-09-01"), ("2022-09-01T23:30:00-05:00", "2022-09-01"),
+    ("2022-09-01 10:00", "2022-09-01"), ("Sept 2022", None), ("2022-02-30", None),
+    ("2022-13-45", None), ("0000-01-01", None), ("2022-09-011", None), (20220901, None)])
+def test_a_date_is_read_in_every_format_alike_and_one_not_on_the_calendar_is_noted(
+        tmp_path, written, read):
+    """The article is kept either way: undated, with a note naming the file (and line)."""
+    pages = {"x.jsonl": json.dumps({"id": "1", "title": "t", "date": written, "text": "body"}),
+             "x.txt": f"Headline\nDate: {written}\n\nBody.",
+             "x.html": f'<html><head><meta name="date" content="{written}"></head><body>'
+                       '<h1>Headline</h1><p>Body.</p></body></html>'}
+    for name, content in pages.items():
+        if name != "x.jsonl" and not isinstance(written, str):
+            continue
+        articles, problems = read_archive([write(tmp_path / name, content)])
+        assert [a.date for a in articles] == [read], name
+        assert [(p.path, p.skipped, "indexed undated" in p.reason) for p in problems] == \
+            ([] if read else [(str(tmp_path / name), False, True)]), name
+
+
+def test_a_dateline_not_on_the_calendar_leaves_its_article_undated_and_noted():
+    page = ("Category Archives\n\nHeadline one\n\nFeb. 30, 2022 (XNA)—Not a day.\n\n"
+            "Headline two\n\nSept. 28, 2022 (XNA)—A day.\n")
+    articles, notes = read_page(page, "p.txt", "p.txt")
+    assert [(a.title, a.date) for a in articles] == [("Headline one", None),
+                                                    ("Headline two", "2022-09-28")]
+    assert [(n.path, n.skipped) for n in notes] == [("p.txt", False)]
+    assert "'Feb. 30, 2022'" in notes[0].reason
+
+
+def test_an_unpaired_surrogate_escape_becomes_a_replacement_character_with_a_note(tmp_path):
+    path = write(tmp_path / "x.jsonl", '{"id": "s\\udc00", "title": "S", "text": "Lone \\ud800 '
+                 'here. Ole Berg retired."}\n{"id": "pair", "text": "A pair \\ud83d\\ude00 is fine."}\n')
     articles, problems = read_archive([path])
-    assert [a.id for a in articles] == ["2"]
-    assert [(p.line, "date" in p.reason) for p in problems] == [(1, True)]
+    assert [(a.id, a.text) for a in articles] == [
+        ("s\ufffd", "Lone \ufffd here. Ole Berg retired."), ("pair", "A pair \U0001F600 is fine.")]
+    assert [(p.line, p.skipped) for p in problems] == [(1, False)]
+    assert all(a.text.encode("utf-8") and a.id.encode("utf-8") for a in articles)
+
+
+def test_files_of_other_kinds_in_a_folder_are_counted_in_one_note(tmp_path, small_archive):
+    for name in ("notes.json", "style.css", "logo.png", "sub/more.json"):
+        write(small_archive / name, "{}")
+    write(small_archive / "README", "About this archive\n\nIt holds three articles.")
+    articles, problems = read_archive([small_archive])
+    assert len(articles) == 3
+    assert [(p.path, p.skipped) for p in problems] == [(str(small_archive), False)]
+    assert "5 files of other kinds not read (.css 1, .json 2, .png 1, no suffix 1)" in \
+        problems[0].reason
+    assert read_archive([small_archive / "README"])[0], "a file named directly is read as text"

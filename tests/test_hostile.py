@@ -1,6 +1,7 @@
 """Hostile archives lose nothing: every bad file is reported by path (and line), every good
-article is indexed, duplicate ids are renamed deterministically and reported, and a 50 MB
-article is indexed within bounded memory."""
+article is indexed, duplicate ids are renamed deterministically and reported, a date that
+cannot be read leaves its article undated with a note, and a 50 MB article is indexed
+within bounded memory."""
 from __future__ import annotations
 
 import inspect
@@ -27,16 +28,18 @@ PEAK_RSS_LIMIT_MB = 3000
 
 GOOD_TITLES = {"Harbour Bridge Reopens", "Wheat harvest breaks record", "Choir wins national prize",
                "Fine line", "Same id, first", "Same id, second", "Same id, third",
-               "Second b1", "Café opens"}
+               "Second b1", "Café opens", "Odd date",
+               "Leap question"}
 SKIPPED = {  # file name, line -> words the report must hold
     ("bad-utf8.txt", None): "UTF-8", ("binary.txt", None): "binary",
     ("empty.txt", None): "no article", ("blank.md", None): "no article",
     ("scripts.html", None): "no article", ("too-big.txt", None): "larger than",
     ("dangling.txt", None): "cannot be read", ("broken.jsonl", 2): "bad JSON",
     ("broken.jsonl", 3): "expected a JSON object", ("broken.jsonl", 4): "no 'text'",
-    ("broken.jsonl", 5): "date", ("broken.jsonl", 7): "bad JSON",
+    ("broken.jsonl", 7): "bad JSON",
 }
 RENAMED = {("dup.jsonl", 2): "same~2", ("dup2.jsonl", 1): "same~3", ("dup2.jsonl", 2): "b1~2"}
+UNDATED = {("broken.jsonl", 5), ("feb30.txt", None)}  # its article is indexed without a date
 
 
 def record(**fields) -> str:
@@ -55,13 +58,14 @@ def hostile_archive(root: Path, small_archive: Path, huge: bool = False) -> Path
     write(root / "scripts.html", "<html><head><script>steal()</script></head><body><script>"
           "more()</script><style>p{}</style><noscript>Enable JS</noscript></body></html>")
     write(root / "cafe.txt", "Café opens\n\nA café opened in the old harbour station. ☕ 咖啡.")
+    write(root / "feb30.txt", "Leap question\nDate: 2022-02-30\n\nA day that never was.")
     with open(root / "too-big.txt", "wb") as handle:  # sparse: costs no disk
         handle.truncate(MAX_FILE_BYTES + 1)
     os.symlink(root / "no-such-file.txt", root / "dangling.txt")
     write(root / "broken.jsonl", "".join([
         record(id="ok1", title="Fine line", date=None, text="A fine article about the port."),
         '{"id": "bad", "title": \n', "[1, 2, 3]\n", record(id="notext", title="No text"),
-        record(id="d", title="t", date="Sept 2022", text="Bad date."), "\n",
+        record(id="d", title="Odd date", date="Sept 2022", text="Bad date."), "\n",
         '{"id": "cut", "title": "Truncated', ]))
     write(root / "dup.jsonl", record(id="same", title="Same id, first", text="First of three.")
           + record(id="same", title="Same id, second", text="Second of three."))
@@ -96,7 +100,9 @@ def test_every_bad_file_is_reported_and_every_good_article_read(tmp_path, small_
     assert set(skipped) == set(SKIPPED)
     for where, words in SKIPPED.items():
         assert words in skipped[where].reason and str(root) in skipped[where].path, where
-    renamed = by_file(p for p in problems if not p.skipped)
+    notes = by_file(p for p in problems if not p.skipped)
+    assert {where for where, p in notes.items() if "indexed undated" in p.reason} == UNDATED
+    renamed = {where: p for where, p in notes.items() if where not in UNDATED}
     assert {where: p.reason.split()[-1].strip("'") for where, p in renamed.items()} == RENAMED
     assert "first at" in renamed[("dup2.jsonl", 2)].reason and "b.jsonl:1" in \
         renamed[("dup2.jsonl", 2)].reason
@@ -120,10 +126,10 @@ def test_index_command_reports_each_problem_and_counts_both(tmp_path, small_arch
     assert main(["index", "--archive", str(root), "--index", str(tmp_path / "index")]) == 0
     out, err = capsys.readouterr()
     assert out.count("\n") == 1 and out.startswith(f"indexed {len(GOOD_TITLES)} articles,")
-    assert f"{len(SKIPPED)} skipped, {len(RENAMED)} duplicate ids renamed" in out
+    assert f"{len(SKIPPED)} skipped, {len(RENAMED) + len(UNDATED)} notes" in out
     lines = err.splitlines()
     assert len([n for n in lines if n.startswith("skipped ")]) == len(SKIPPED)
-    assert len([n for n in lines if n.startswith("note: ")]) == len(RENAMED)
+    assert len([n for n in lines if n.startswith("note: ")]) == len(RENAMED) + len(UNDATED)
     assert f"{root / 'broken.jsonl'}:7: bad JSON" in err
     assert main(["index", "--check", "--index", str(tmp_path / "index")]) == 0
     assert capsys.readouterr().out.startswith("ok: v-")
@@ -157,7 +163,7 @@ def test_a_50_mb_article_is_indexed_in_bounded_memory_beside_the_bad_files(tmp_p
     report = json.loads(done.stdout)
     print(f"\n50 MB article: {report['line']}, peak {report['peak_mb']:.0f} MB")
     assert report["peak_mb"] < PEAK_RSS_LIMIT_MB
-    assert report["problems"] == len(SKIPPED) + len(RENAMED)
+    assert report["problems"] == len(SKIPPED) + len(RENAMED) + len(UNDATED)
     data = load_index(store.current_version(tmp_path / "index"), HashEmbedder.name,
                       HashEmbedder.fingerprint)
     huge = next(a for a in data.articles if a.title == "A very long report")
@@ -183,3 +189,24 @@ def test_no_pickle_anywhere_and_gradio_at_a_fixed_release():
     assert re.fullmatch(r"gradio>=(\d+)\.(\d+).*", pin)
     assert tuple(map(int, re.findall(r"\d+", pin)[:2])) >= (6, 16)
     assert tuple(map(int, version("gradio").split(".")[:2])) >= (6, 16)
+
+
+def test_an_index_folder_inside_the_archive_is_not_read_as_articles(tmp_path, small_archive,
+                                                                     capsys, monkeypatch):
+    monkeypatch.setattr("assistant.embed.Embedder", lambda *args, **kwargs: FakeEmbedder())
+    inside = small_archive / "index"
+    for _ in range(2):
+        assert main(["index", "--archive", str(small_archive), "--index", str(inside)]) == 0
+        assert capsys.readouterr().out.startswith("indexed 3 articles,")
+    assert main(["index", "--archive", str(small_archive), "--index", str(small_archive)]) == 1
+    assert "inside the index folder" in capsys.readouterr().err
+
+
+def test_when_no_article_is_read_each_reason_is_given(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("assistant.embed.Embedder", lambda *args, **kwargs: FakeEmbedder())
+    write(tmp_path / "bad" / "latin1.txt", "Caf\xe9 news\n\nDéjà vu.".encode("latin-1"))
+    write(tmp_path / "bad" / "empty.txt", "")
+    assert main(["index", "--archive", str(tmp_path / "bad"), "--index", str(tmp_path / "i")]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'bad' / 'latin1.txt'}: not valid UTF-8" in err
+    assert f"{tmp_path / 'bad' / 'empty.txt'}: no article text found" in err
