@@ -42,9 +42,9 @@ def window_json(when: When | None) -> dict | None:
             "event_date": when.event_date, "describe": when.describe()}
 
 
-def with_copies(result: Answer, data: IndexData, hits: list[Hit]) -> Answer:
-    """One quote per story: a quote from a copy of an already quoted article is dropped,
-    and each quote names the other articles carrying its story."""
+def with_copies(result: Answer, data: IndexData, hits: list[Hit], k: int) -> Answer:
+    """At most `k` quotes, one per story: a quote from a copy of an already quoted article
+    is dropped, and each quote names the other articles carrying its story."""
     stories = data.stories
     if not stories:
         return result
@@ -58,7 +58,7 @@ def with_copies(result: Answer, data: IndexData, hits: list[Hit]) -> Answer:
         quoted.add(story)
         copies = tuple(Source.of(data.articles[r]) for r in story if r != row)
         snippets.append(replace(snippet, also_in=copies))
-    return replace(result, snippets=tuple(snippets))
+    return replace(result, snippets=tuple(snippets[:k]), nearest=result.nearest[:k])
 
 
 def newer_coverage(result: Answer, data: IndexData, hits: list[Hit], window: DateWindow,

@@ -162,3 +162,11 @@ def test_a_window_digest_quotes_the_copy_inside_the_window(tmp_path, fake_embedd
         "What happened in March 2022?", window=DateWindow(as_of="2022-12-31"))
     assert result.timeline and {s.date[:7] for s in result.snippets} == {"2022-03"}
     assert {s.article_id for s in result.snippets} & {"wire-1", "paper-1"}
+
+
+def test_k_counts_stories_so_a_dropped_copy_leaves_room_for_the_next_story(assistant):
+    result = assistant.ask("How many spillway gates did the dam open after record rain?", k=4)
+    assert result.found
+    story = {"paper-1": "wire-1"}  # the two copies are one story
+    quoted = [story.get(s.article_id, s.article_id) for s in result.snippets]
+    assert len(quoted) == 4 and len(set(quoted)) == 4
