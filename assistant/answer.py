@@ -8,7 +8,6 @@ construction.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from typing import NamedTuple
 
 import numpy as np
@@ -24,7 +23,6 @@ NOVELTY_WEIGHT = 0.3  # names and numbers the question does not already hold
 FOUND_THRESHOLD = 0.9  # best quote score below this: the archive does not answer (calibrated)
 CHUNKS_READ = 8  # how many top chunks the answerer reads sentence by sentence
 CLOSELY_READ = 24  # of their sentences, how many get the cosine term (best by cheap evidence)
-PER_ARTICLE = 1  # quotes from one article at most
 
 
 class Candidate(NamedTuple):  # a tuple: an answer makes 50-150 of them
@@ -99,21 +97,24 @@ def new_names(question: str, sentence: str) -> float:
 
 def answer(data: IndexData, query_vector: np.ndarray, question: str, hits: list[Hit],
            k: int = 3, threshold: float = FOUND_THRESHOLD) -> Answer:
-    """Up to `k` quotes (at most PER_ARTICLE from one article), best first; `found` is False (and the
-    quotes move to `nearest`) when even the best falls below `threshold`."""
+    """Up to `k` quotes, best first, one per story (an article and its copies: IndexData.
+    stories); `found` is False (and the quotes move to `nearest`) when even the best falls
+    below `threshold`."""
     candidates = candidate_sentences(data, hits)
     if not candidates:
         return Answer(question, found=False)
     scores = score_sentences(data, query_vector, question, candidates)
-    snippets, per_article = [], Counter()
+    snippets, quoted, stories = [], set(), data.stories
     for i in np.argsort(-scores, kind="stable"):
         if not np.isfinite(scores[i]):
             break  # not embedded: not read closely enough to quote
         candidate = candidates[i]
-        article = data.article_of(candidate.chunk_id)
-        if per_article[article.id] == PER_ARTICLE:
+        row = int(data.chunks[candidate.chunk_id, 0])
+        story = tuple(stories.get(row, (row,)))
+        if story in quoted:
             continue
-        per_article[article.id] += 1
+        quoted.add(story)
+        article = data.article_of(candidate.chunk_id)
         snippets.append(make_snippet(article, candidate.start, candidate.end, float(scores[i])))
         if len(snippets) == k:
             break

@@ -42,23 +42,19 @@ def window_json(when: When | None) -> dict | None:
             "event_date": when.event_date, "describe": when.describe()}
 
 
-def with_copies(result: Answer, data: IndexData, hits: list[Hit], k: int) -> Answer:
-    """At most `k` quotes, one per story: a quote from a copy of an already quoted article
-    is dropped, and each quote names the other articles carrying its story."""
+def with_copies(result: Answer, data: IndexData, hits: list[Hit]) -> Answer:
+    """Each quote names the other articles carrying its story (the answerer quoted one
+    article of each story)."""
     stories = data.stories
     if not stories:
         return result
     row_of = {data.article_id_of(h.chunk_id): int(data.chunks[h.chunk_id, 0]) for h in hits}
-    snippets, quoted = [], set()
+    snippets = []
     for snippet in result.snippets:
         row = row_of.get(snippet.article_id)
-        story = tuple(stories.get(row, [row]))
-        if story in quoted:
-            continue
-        quoted.add(story)
-        copies = tuple(Source.of(data.articles[r]) for r in story if r != row)
+        copies = tuple(Source.of(data.articles[r]) for r in stories.get(row, ()) if r != row)
         snippets.append(replace(snippet, also_in=copies))
-    return replace(result, snippets=tuple(snippets[:k]), nearest=result.nearest[:k])
+    return replace(result, snippets=tuple(snippets))
 
 
 def newer_coverage(result: Answer, data: IndexData, hits: list[Hit], window: DateWindow,
@@ -91,7 +87,7 @@ def headline_words(title: str) -> set[str]:
 
 
 def as_timeline(result: Answer, k: int) -> Answer:
-    """One quote per story (with_copies() has dropped the copies' quotes), oldest first;
+    """One quote per story (the answerer quotes one article of each), oldest first;
     only quotes as strong as an answer must be."""
     strong = [s for s in result.snippets if s.score >= FOUND_THRESHOLD]
     ordered = timeline(strong, limit=k)

@@ -150,14 +150,13 @@ class Assistant:
             return replace(digest, searched=searched, window=news.window_json(when))
         if when and holds_nothing(data, narrowed):
             when, searched = None, question  # the date names the event, not its coverage
-        quotes = 2 * wanted if data.stories else wanted  # with_copies drops copies' quotes
-        hits, result = respond(data, partial(vectors.of, searched), searched, quotes,
+        hits, result = respond(data, partial(vectors.of, searched), searched, wanted,
                                narrowed if when else window, method, scoring.get(searched))
         if when and not hits:  # the same, when no keyword matched inside the window
             when, searched = None, question
-            hits, result = respond(data, partial(vectors.of, searched), searched, quotes,
+            hits, result = respond(data, partial(vectors.of, searched), searched, wanted,
                                    window, method)
-        result = news.with_copies(result, data, hits, wanted)
+        result = news.with_copies(result, data, hits)
         result = news.as_timeline(result, k=wanted) if timeline else \
             news.newer_coverage(result, data, hits, narrowed if when else window)
         return replace(result, question=question, searched=searched,
