@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from .errors import AssistantError, IndexMismatch, IndexMissing
+from .errors import AssistantError, IndexDamaged, IndexMismatch, IndexMissing
 from .index import load_index
 
 CURRENT = "CURRENT"
@@ -44,12 +44,10 @@ def fsync_path(path: Path) -> None:
 
 def current_version(index_dir: Path) -> Path:
     """The folder of the version in service; IndexMissing if there is none."""
-    try:
-        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
+    name = read_current(index_dir)
+    if name is None:
         raise IndexMissing(
-            f"no index in {index_dir}/: build one with `assistant index --index {index_dir}`"
-        ) from None
+            f"no index in {index_dir}/: build one with `assistant index --index {index_dir}`")
     version = index_dir / name
     if not VERSION_NAME.fullmatch(name) or not version.is_dir():
         raise IndexMissing(
@@ -61,17 +59,43 @@ def current_version(index_dir: Path) -> Path:
 
 def current_name(index_dir: Path) -> str | None:
     """The name in CURRENT, or None; cheap enough to call on every request."""
+    return read_current(index_dir) or None
+
+
+def read_current(index_dir: Path) -> str | None:
+    """The text of CURRENT, None if there is no such file; an AssistantError saying what to
+    do when `index_dir` is not a folder or CURRENT is not a name (a folder, not UTF-8)."""
     try:
-        return (index_dir / CURRENT).read_text(encoding="utf-8").strip() or None
+        return (index_dir / CURRENT).read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         return None
+    except NotADirectoryError:
+        raise not_a_folder(index_dir) from None
+    except IsADirectoryError:
+        raise current_is_a_folder(index_dir) from None
+    except UnicodeDecodeError:
+        raise IndexDamaged(f"{index_dir}/CURRENT is not UTF-8 text: "
+                           f"rebuild with `assistant index --index {index_dir}`") from None
+
+
+def not_a_folder(index_dir: Path) -> AssistantError:
+    return AssistantError(f"{index_dir} is not a folder: give --index a folder "
+                          f"(new, or holding an index)")
+
+
+def current_is_a_folder(index_dir: Path) -> IndexDamaged:
+    return IndexDamaged(f"{index_dir}/CURRENT is a folder, not a version's name: remove it, "
+                        f"then rebuild with `assistant index --index {index_dir}`")
 
 
 @contextlib.contextmanager
 def writer_lock(index_dir: Path) -> Iterator[None]:
     """One rebuild at a time per index folder."""
     if not index_dir.is_dir():
-        index_dir.mkdir(parents=True)
+        try:
+            index_dir.mkdir(parents=True)
+        except (FileExistsError, NotADirectoryError):  # a file in its place or its path
+            raise not_a_folder(index_dir) from None
         fsync_path(index_dir.parent)  # the new folder's entry survives a power cut
     with open(index_dir / ".lock", "w") as lock:
         try:
@@ -79,6 +103,8 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
         except BlockingIOError:
             raise AssistantError(
                 f"another rebuild is writing {index_dir}/: wait for it to finish") from None
+        if (index_dir / CURRENT).is_dir():  # the switch could not replace it: refuse now
+            raise current_is_a_folder(index_dir)
         yield
 
 
@@ -107,7 +133,7 @@ def commit(index_dir: Path, partial: Path, name: str) -> None:
     fsync_path(partial)
     os.rename(partial, index_dir / name)
     fsync_path(index_dir)
-    previous = current_name(index_dir)
+    previous = previous_name(index_dir)
     pointer = index_dir / (CURRENT + ".tmp")
     with open(pointer, "w", encoding="utf-8") as handle:
         handle.write(name + "\n")
@@ -116,6 +142,14 @@ def commit(index_dir: Path, partial: Path, name: str) -> None:
     os.replace(pointer, index_dir / CURRENT)  # the atomic switch
     fsync_path(index_dir)
     clean_old_versions(index_dir, keep={name, previous})
+
+
+def previous_name(index_dir: Path) -> str | None:
+    """The name in CURRENT before the switch; None if it is damaged, as the switch mends it."""
+    try:
+        return current_name(index_dir)
+    except AssistantError:
+        return None
 
 
 def clean_old_versions(index_dir: Path, keep: set[str | None]) -> None:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import socket
 
 import pytest
 
@@ -58,6 +60,20 @@ def test_as_of_excludes_later_articles(capsys, bundled_index):
     assert all(s["date"] <= "2021-12-31" for s in result["snippets"])
 
 
+def error_line(capsys, args) -> str:
+    """The one line `main(args)` printed on stderr, having exited 1 without a traceback."""
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    return err
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def test_source_and_category_flags_search_only_their_articles(capsys, bundled_index):
     question = "Who is the Secretary-General of the CSTO?"
     everything = ask_json(capsys, bundled_index, question)
@@ -80,9 +96,56 @@ def test_plain_output_numbers_quotes_and_sources(capsys, bundled_index):
     (["index", "--archive", "/nonexistent/archive"], "archive path not found"),
 ])
 def test_fixable_errors_are_one_line_and_exit_1(capsys, args, message):
-    assert main(args) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+    assert message in error_line(capsys, args)
+
+
+@pytest.mark.parametrize("command", [["index", "--archive", "archive"], ["index", "--check"],
+                                     ["ask", "q"], ["serve", "--port", str(free_port())]])
+@pytest.mark.parametrize("index", ["afile", "afile/sub"])
+def test_an_index_path_that_is_a_file_is_refused(capsys, tmp_path, command, index):
+    (tmp_path / "afile").write_text("hi\n")
+    err = error_line(capsys, [*command, "--index", str(tmp_path / index)])
+    assert f"{tmp_path / index} is not a folder: give --index a folder" in err
+    assert (tmp_path / "afile").read_text() == "hi\n"
+
+
+def damage_current(index_dir, damage: str) -> None:
+    current = index_dir / "CURRENT"
+    if damage == "folder":
+        current.unlink()
+        current.mkdir()
+    else:
+        current.write_bytes(b"\xff\xfe\x00")
+
+
+@pytest.mark.parametrize("command", [["index", "--check"], ["ask", "q"],
+                                     ["serve", "--port", str(free_port())]])
+@pytest.mark.parametrize("damage, message", [
+    ("bytes", "CURRENT is not UTF-8 text: rebuild with `assistant index --index"),
+    ("folder", "CURRENT is a folder, not a version's name: remove it, then rebuild with"),
+])
+def test_a_damaged_current_file_is_refused_with_the_fix(capsys, tmp_path, bundled_index,
+                                                        command, damage, message):
+    index_dir = shutil.copytree(bundled_index, tmp_path / "ix")
+    damage_current(index_dir, damage)
+    assert message in error_line(capsys, [*command, "--index", str(index_dir)])
+
+
+def test_the_fix_for_an_undecodable_current_file_works(capsys, tmp_path, bundled_index):
+    index_dir = shutil.copytree(bundled_index, tmp_path / "ix")
+    damage_current(index_dir, "bytes")
+    assert main(["index", "--archive", "archive", "--index", str(index_dir)]) == 0
+    assert main(["index", "--check", "--index", str(index_dir)]) == 0
+    assert capsys.readouterr().out.count("\n") == 2
+
+
+def test_a_rebuild_refuses_a_current_folder_before_building(capsys, tmp_path, bundled_index):
+    index_dir = shutil.copytree(bundled_index, tmp_path / "ix")
+    damage_current(index_dir, "folder")
+    assert "remove it" in error_line(capsys, ["index", "--archive", "archive", "--index",
+                                              str(index_dir)])
+    assert sorted(p.name for p in index_dir.iterdir()) == sorted(
+        p.name for p in bundled_index.iterdir())  # no version was built
 
 
 def test_timeline_lists_the_sco_meetings_in_date_order(capsys, bundled_index):
