@@ -125,16 +125,21 @@ def run_index(args) -> int:
 
     if args.check:
         return run_check(args)
-    archive = args.archive or [DEFAULT_ARCHIVE]
-    for path in archive:
-        if not path.exists():
-            raise AssistantError(f"archive path not found: {path}")
-    summary = rebuild(archive, args.index, Embedder(threads=args.threads),
+    summary = rebuild(existing_archive(args.archive), args.index, Embedder(threads=args.threads),
                       progress=sys.stderr.isatty())
     for problem in summary.problems:
         print(f"{'skipped' if problem.skipped else 'note:'} {problem}", file=sys.stderr)
     print(summary.line())
     return 0
+
+
+def existing_archive(paths: list[Path] | None) -> list[Path]:
+    """The archive paths given (default archive/), refused if one is not there."""
+    paths = paths or [DEFAULT_ARCHIVE]
+    for path in paths:
+        if not path.exists():
+            raise AssistantError(f"archive path not found: {path}")
+    return paths
 
 
 def run_check(args) -> int:
@@ -259,7 +264,7 @@ def run_serve(args) -> int:
 
     embedder = Embedder()
     if store.current_name(args.index) is None:
-        archive = args.archive or [DEFAULT_ARCHIVE]
+        archive = existing_archive(args.archive)
         print(f"no index in {args.index}/ yet: building it from {', '.join(map(str, archive))}",
               file=sys.stderr)
         print(rebuild(archive, args.index, embedder, progress=sys.stderr.isatty()).line(),

@@ -94,6 +94,8 @@ def test_plain_output_numbers_quotes_and_sources(capsys, bundled_index):
     (["ask", "   "], "question is empty"),
     (["ask", "anything", "--index", "/nonexistent/ix"], "assistant index --index"),
     (["index", "--archive", "/nonexistent/archive"], "archive path not found"),
+    (["serve", "--index", "/nonexistent/ix", "--archive", "/nonexistent/archive", "--port",
+      str(free_port())], "archive path not found"),
 ])
 def test_fixable_errors_are_one_line_and_exit_1(capsys, args, message):
     assert message in error_line(capsys, args)
