@@ -31,6 +31,12 @@ def positive_int(value: str) -> int:
     return int(value)
 
 
+def port_number(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number from 1 to 65535")
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="assistant", description=(
         "Question answering over a news archive: verbatim, cited quotes, never invented text."))
@@ -102,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--archive", type=Path, action="append",
                        help="archive to index first if there is no index yet (default: archive/)")
     serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
-    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--port", type=port_number, default=7860, help="default 7860")
     return parser
 
 
@@ -262,6 +268,7 @@ def run_serve(args) -> int:
     from .pipeline import Assistant
     from . import store, ui
 
+    ui.check_address(args.host, args.port)  # now, not after building the index
     embedder = Embedder()
     if store.current_name(args.index) is None:
         archive = existing_archive(args.archive)

@@ -8,7 +8,9 @@ untrusted string; `ask` is also a named API endpoint returning the JSON of `assi
 --json`.
 """
 
+import errno
 import html
+import socket
 from functools import partial
 from pathlib import Path
 
@@ -148,6 +150,7 @@ def start(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860,
     """Build and launch the app; with block=False return it running (tests, scripts)."""
     import gradio as gr
 
+    check_address(host, port)
     app = build_app(assistant, examples)
     app.queue(max_size=64, default_concurrency_limit=2)
     app.launch(server_name=host, server_port=port, show_error=False, quiet=not block,
@@ -156,6 +159,31 @@ def start(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860,
                theme=gr.themes.Default(font=FONTS, font_mono=MONO_FONTS),
                mcp_server=False, pwa=False)
     return app
+
+
+def check_address(host: str, port: int) -> None:
+    """Refuse, saying what to do, an address the chat could not listen on: Gradio blames
+    the port for a bad host too, and names settings this command does not have. Binds as
+    uvicorn does (IPv6 when the host has a colon)."""
+    host = host.removeprefix("[").removesuffix("]")
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except (OSError, UnicodeError) as error:
+            raise AssistantError(unbindable(host, port, error)) from None
+
+
+def unbindable(host: str, port: int, error: Exception) -> str:
+    """Why `host`:`port` cannot be listened on, and the flag that changes it."""
+    code = getattr(error, "errno", None)
+    if code == errno.EADDRINUSE:
+        return f"port {port} is in use on {host}: pick another with --port"
+    if code == errno.EACCES:
+        return f"port {port} needs privileges on this machine: pick one above 1023 with --port"
+    reason = getattr(error, "strerror", None) or str(error)
+    return (f"cannot listen on host {host!r} ({reason}): give --host an address of this "
+            f"machine, e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (every network)")
 
 
 def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860) -> None:

@@ -150,6 +150,30 @@ def test_a_rebuild_refuses_a_current_folder_before_building(capsys, tmp_path, bu
         p.name for p in bundled_index.iterdir())  # no version was built
 
 
+def test_serve_names_a_port_in_use(capsys, bundled_index):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        err = error_line(capsys, ["serve", "--index", str(bundled_index), "--port", str(port)])
+    assert f"port {port} is in use on 127.0.0.1: pick another with --port" in err
+
+
+@pytest.mark.parametrize("host", ["999.1.1.1", "example.invalid"])
+def test_serve_names_a_host_it_cannot_listen_on(capsys, bundled_index, host):
+    err = error_line(capsys, ["serve", "--index", str(bundled_index), "--host", host,
+                              "--port", str(free_port())])
+    assert f"cannot listen on host '{host}'" in err and "give --host" in err
+
+
+@pytest.mark.parametrize("port", ["99999", "-5", "0", "65536"])
+def test_serve_refuses_a_port_outside_1_to_65535(capsys, bundled_index, port):
+    with pytest.raises(SystemExit) as exit:
+        main(["serve", "--index", str(bundled_index), "--port", port])
+    assert exit.value.code == 2
+    assert f"'{port}' is not a port number from 1 to 65535" in capsys.readouterr().err
+
+
 def test_timeline_lists_the_sco_meetings_in_date_order(capsys, bundled_index):
     result = ask_json(capsys, bundled_index, "What happened with the SCO?")
     assert result["timeline"] is True and result["found"]
