@@ -5,15 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
 from .errors import AssistantError
 from .retrieve import DateWindow
+from .ui_render import INVISIBLE
 
 DEFAULT_ARCHIVE = Path("archive")
 DEFAULT_INDEX = Path("index")
 DEV_SET = Path("../shared/data/news-qa-2022")
+# What a terminal would obey (escape sequences, NUL, C1 controls) and the characters that
+# hide or reorder words, which the web chat marks too. Newlines and tabs are layout.
+TERMINAL_UNSAFE = re.compile(rf"[\x00-\x08\x0b-\x1f\x7f-\x9f]|{INVISIBLE.pattern}")
 
 
 def iso_date(value: str) -> str:
@@ -166,8 +171,18 @@ def run_ask(args) -> int:
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:
-        print(format_answer(result))
+        print(terminal_safe(format_answer(result)))
     return 0
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with each character a terminal would act on, or that hides or reorders
+    words, shown as ⟨U+…⟩ (as the web chat shows them): article text is untrusted.
+
+    >>> terminal_safe("\\x1b]0;owned\\x07\\u202etxt")
+    '⟨U+001B⟩]0;owned⟨U+0007⟩⟨U+202E⟩txt'
+    """
+    return TERMINAL_UNSAFE.sub(lambda m: f"⟨U+{ord(m.group()):04X}⟩", text)
 
 
 def format_answer(result) -> str:

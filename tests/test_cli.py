@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 
@@ -172,6 +173,31 @@ def test_serve_refuses_a_port_outside_1_to_65535(capsys, bundled_index, port):
         main(["serve", "--index", str(bundled_index), "--port", port])
     assert exit.value.code == 2
     assert f"'{port}' is not a port number from 1 to 65535" in capsys.readouterr().err
+
+
+HOSTILE = {"id": "h1", "title": "Lamp\x1b[2J\x1b]0;owned\x07 news", "date": "2022-03-01",
+           "source": "Gazette\u202e", "url": "https://example.org/lamp",
+           "text": "The lighthouse keeper\x00 Mira Olsen repaired the \u2066lighthouse\u2069 "
+                   "lamp\x9b6n on \u202eTuesday. The lamp shines again over the harbour."}
+# What a terminal acts on (C0 but newline and tab, DEL, C1) and the bidi controls.
+UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def test_plain_output_shows_control_and_bidi_characters_as_marks(capsys, tmp_path):
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "archive" / "h.jsonl").write_text(json.dumps(HOSTILE) + "\n")
+    index_dir = str(tmp_path / "ix")
+    assert main(["index", "--archive", str(tmp_path / "archive"), "--index", index_dir]) == 0
+    question = ["ask", "Who repaired the lighthouse lamp?", "--index", index_dir]
+    assert main(question) == 0
+    out = capsys.readouterr().out
+    assert not UNSAFE.search(out)
+    assert "Lamp⟨U+001B⟩[2J⟨U+001B⟩]0;owned⟨U+0007⟩ news" in out
+    assert ("keeper⟨U+0000⟩ Mira Olsen repaired the ⟨U+2066⟩lighthouse⟨U+2069⟩ "
+            "lamp⟨U+009B⟩6n on ⟨U+202E⟩Tuesday") in out
+    snippet = ask_json(capsys, index_dir, *question[1:2])["snippets"][0]
+    assert (snippet["title"], snippet["source"]) == (HOSTILE["title"], HOSTILE["source"])
+    assert snippet["quote"] in HOSTILE["text"] and "\x00" in snippet["quote"]  # as it is
 
 
 def test_timeline_lists_the_sco_meetings_in_date_order(capsys, bundled_index):
