@@ -16,6 +16,7 @@ from .ui_render import INVISIBLE
 DEFAULT_ARCHIVE = Path("archive")
 DEFAULT_INDEX = Path("index")
 DEV_SET = Path("../shared/data/news-qa-2022")
+LISTED = 10  # known sources or categories named in an error
 # What a terminal would obey (escape sequences, NUL, C1 controls) and the characters that
 # hide or reorder words, which the web chat marks too. Newlines and tabs are layout.
 TERMINAL_UNSAFE = re.compile(rf"[\x00-\x08\x0b-\x1f\x7f-\x9f]|{INVISIBLE.pattern}")
@@ -164,15 +165,59 @@ def run_check(args) -> int:
 def run_ask(args) -> int:
     from .pipeline import Assistant
 
+    check_dates(args.since, {"--until": args.until, "--as-of": args.as_of})
+    assistant = Assistant(args.index)
+    sources, categories = named_facets(assistant, args.sources, args.categories)
     window = DateWindow(since=args.since, until=args.until, as_of=args.as_of,
-                        sources=tuple(args.sources), categories=tuple(args.categories))
-    result = Assistant(args.index).ask(args.question, k=args.k, window=window,
-                                       timeline=args.timeline or None, read_dates=args.read_dates)
+                        sources=sources, categories=categories)
+    result = assistant.ask(args.question, k=args.k, window=window,
+                           timeline=args.timeline or None, read_dates=args.read_dates)
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:
         print(terminal_safe(format_answer(result)))
     return 0
+
+
+def check_dates(since: str | None, ends: dict[str, str | None]) -> None:
+    """Refuse a window that ends before it starts: it could only answer nothing."""
+    for flag, end in ends.items():
+        if since and end and end < since:
+            raise AssistantError(f"--since {since} is after {flag} {end}: "
+                                 f"give a --since on or before {flag}")
+
+
+def named_facets(assistant, sources: list[str], categories: list[str]
+                 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """--source and --category names as the index spells them (any case matches), refused
+    if no article has them: they could only answer nothing."""
+    if not sources and not categories:
+        return (), ()  # an index built before facets were saved reads every article
+    facets = assistant.data.facets
+    return (known_names(sources, facets.sources, "--source", "sources"),
+            known_names(categories, facets.categories, "--category", "categories"))
+
+
+def known_names(names: list[str], known: list[str], flag: str, plural: str
+                ) -> tuple[str, ...]:
+    """Each of `names` as spelled in `known`: an exact match, else one ignoring case."""
+    by_case = {name.casefold(): name for name in reversed(known)}  # the first of equals
+    spelled = []
+    for name in names:
+        match = name if name in known else by_case.get(name.casefold())
+        if match is None:
+            raise AssistantError(f"no article has {flag} {name!r}: "
+                                 + choices(known, flag, plural))
+        spelled.append(match)
+    return tuple(spelled)
+
+
+def choices(known: list[str], flag: str, plural: str) -> str:
+    """'give one of the index's 12 sources: A, B, ... (and 2 more)'."""
+    if not known:
+        return f"the index names no {plural}, so leave {flag} out"
+    more = f" (and {len(known) - LISTED} more)" if len(known) > LISTED else ""
+    return f"give one of the index's {len(known)} {plural}: {', '.join(known[:LISTED])}{more}"
 
 
 def terminal_safe(text: str) -> str:

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from assistant.cli import main
+from assistant.cli import choices, main
 
 pytestmark = pytest.mark.slow
 
@@ -75,14 +75,32 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_source_and_category_flags_search_only_their_articles(capsys, bundled_index):
+def test_source_and_category_flags_match_the_index_names_in_any_case(capsys, bundled_index):
     question = "Who is the Secretary-General of the CSTO?"
     everything = ask_json(capsys, bundled_index, question)
-    assert ask_json(capsys, bundled_index, question, "--source", "Nobody", "--source",
-                    "EIRNS", "--category", "Kazakhstan") == everything  # all are these
-    for flag in ("--source", "--category"):
-        result = ask_json(capsys, bundled_index, question, flag, "Nobody")
-        assert (result["found"], result["snippets"]) == (False, [])
+    assert ask_json(capsys, bundled_index, question, "--source", "EIRNS", "--source",
+                    "eirns", "--category", "kazakhSTAN") == everything  # all are these
+
+
+@pytest.mark.parametrize("flag, known", [("--source", "EIRNS"), ("--category", "Kazakhstan")])
+def test_a_source_or_category_no_article_has_is_refused_naming_the_known_ones(
+        capsys, bundled_index, flag, known):
+    err = error_line(capsys, ["ask", "q", "--index", str(bundled_index), "--source", "EIRNS",
+                              flag, "Nobody"])
+    assert f"{flag} 'Nobody'" in err and err.strip().endswith(f": {known}")
+
+
+def test_a_long_list_of_known_names_is_cut_to_the_first_ten_and_a_count():
+    listed = choices([f"s{n:02}" for n in range(25)], "--source", "sources")
+    assert listed == ("give one of the index's 25 sources: "
+                      + ", ".join(f"s{n:02}" for n in range(10)) + " (and 15 more)")
+
+
+@pytest.mark.parametrize("end", ["--until", "--as-of"])
+def test_a_date_window_ending_before_it_starts_is_refused(capsys, bundled_index, end):
+    err = error_line(capsys, ["ask", "q", "--index", str(bundled_index),
+                              "--since", "2022-05-01", end, "2022-04-30"])
+    assert f"--since 2022-05-01 is after {end} 2022-04-30" in err
 
 
 def test_plain_output_numbers_quotes_and_sources(capsys, bundled_index):
