@@ -8,7 +8,8 @@ import socket
 
 import pytest
 
-from assistant.cli import choices, main
+from assistant.ask_text import choices
+from assistant.cli import main
 
 pytestmark = pytest.mark.slow
 
