@@ -72,6 +72,9 @@ def format_answer(result) -> str:
         lines.append(f"Searched: {result.searched}")
     if result.window:
         lines.append(f"Dates: {result.window['describe']} (read from \u201c{result.window['phrase']}\u201d)")
+    if result.empty_window:
+        lines.append(f"Dates: nothing dated {result.empty_window['describe']} matched (read from "
+                     f"\u201c{result.empty_window['phrase']}\u201d): every date searched")
     if not result.found:
         lines.append("The archive does not answer this question well enough.")
         if result.nearest:

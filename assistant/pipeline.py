@@ -148,19 +148,20 @@ class Assistant:
         if when and news.asks_only_when(searched):
             digest = news.window_digest(data, narrowed, question, news.TIMELINE_QUOTES)
             return replace(digest, searched=searched, window=news.window_json(when))
+        empty = None
         if when and holds_nothing(data, narrowed):
-            when, searched = None, question  # the date names the event, not its coverage
+            empty, when, searched = when, None, question  # it dates the event, not its coverage
         hits, result = respond(data, partial(vectors.of, searched), searched, wanted,
                                narrowed if when else window, method, scoring.get(searched))
-        if when and not hits:  # the same, when no keyword matched inside the window
-            when, searched = None, question
+        if when and not hits:  # the same, when nothing matched inside the window
+            empty, when, searched = when, None, question
             hits, result = respond(data, partial(vectors.of, searched), searched, wanted,
                                    window, method)
         result = news.with_copies(result, data, hits)
         result = news.as_timeline(result, k=wanted) if timeline else \
             news.newer_coverage(result, data, hits, narrowed if when else window)
         return replace(result, question=question, searched=searched,
-                       window=news.window_json(when),
+                       window=news.window_json(when), empty_window=news.window_json(empty),
                        ranked=tuple(ranked_articles(data, hits)))
 
 

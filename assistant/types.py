@@ -108,6 +108,10 @@ class Answer:
     nearest: tuple[Snippet, ...] = ()
     searched: str = ""  # the text actually searched (a date phrase taken out, say)
     window: dict | None = None  # the date window read from the question's words
+    # A window read from the words inside which nothing matched (no article dated there,
+    # or none of the filters'): the date named the event, not its coverage, so every
+    # date was searched.
+    empty_window: dict | None = None
     timeline: bool = False  # snippets are one per story, in date order
     newer: tuple[Source, ...] = ()  # newer coverage of the top quote's story
     ranked: tuple[str, ...] = ()  # ids of the articles retrieved, best first (not in JSON)
@@ -119,6 +123,7 @@ class Answer:
             "snippets": [s.to_json() for s in self.snippets],
             "searched": self.searched or self.question,
             "window": self.window,
+            "empty_window": self.empty_window,
             "timeline": self.timeline,
             "newer": [s.to_json() for s in self.newer],
         }

@@ -173,6 +173,11 @@ def window_note(turn: Turn, number: int) -> str:
         return ('<div class="window-note removed">Dates in the question not read as a window '
                 '(removed): searched as written.</div>')
     window = turn.answer.window if turn.answer else None
+    empty = turn.answer.empty_window if turn.answer else None
+    if empty:
+        return (f'<div class="window-note">Dates: nothing dated <span class="window">'
+                f'{text(empty.get("describe"))}</span> matched (read from '
+                f'“{text(empty.get("phrase"))}”): every date searched.</div>')
     if not window:
         return ""
     read_from = f'read from “{text(window.get("phrase"))}”'

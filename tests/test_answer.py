@@ -59,7 +59,8 @@ SNIPPET_CONTRACT = {"quote": str, "article_id": str, "title": str, "date": (str,
 def test_json_shape_keeps_the_public_contract_and_only_extends_it(assistant):
     result = assistant.ask("Which choir won the national prize?").to_json()
     assert all(isinstance(result[key], kind) for key, kind in CONTRACT.items())
-    assert set(result) - set(CONTRACT) == {"searched", "window", "timeline", "newer"}
+    assert set(result) - set(CONTRACT) == {"searched", "window", "empty_window", "timeline",
+                                           "newer"}
     assert result["snippets"]
     for snippet in result["snippets"]:
         assert all(isinstance(snippet[key], kind) for key, kind in SNIPPET_CONTRACT.items())

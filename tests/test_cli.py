@@ -110,6 +110,16 @@ def test_plain_output_numbers_quotes_and_sources(capsys, bundled_index):
     assert out.startswith("[1] “") and "Stanislav Zas" in out and "— 2021-09-16, EIRNS" in out
 
 
+def test_plain_output_says_when_the_dates_asked_matched_nothing(capsys, bundled_index):
+    """The bundled archive has no article of March 2022: every date is searched, and said."""
+    question = "Who is the Secretary-General of the CSTO in March 2022?"
+    assert main(["ask", question, "--index", str(bundled_index)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Dates: nothing dated 2022-03-01 to 2022-03-31 matched (read from "
+                          "“in March 2022”): every date searched\n")
+    assert "Stanislav Zas" in out
+
+
 @pytest.mark.parametrize("args, message", [
     (["ask", "   "], "question is empty"),
     (["ask", "anything", "--index", "/nonexistent/ix"], "assistant index --index"),

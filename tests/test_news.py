@@ -123,6 +123,8 @@ def test_a_date_window_with_no_articles_falls_back_to_the_whole_question(assista
                            window=DateWindow(as_of="2031-01-01"),
                            embed=counting(assistant.embedder, calls))
     assert result.window is None and result.searched == result.question
+    assert (result.empty_window["phrase"], result.empty_window["describe"]) == \
+        ("since 2030", "from 2030-01-01")  # said, so that no one takes it as applied
     assert result.snippets or result.nearest
     assert calls == [[result.question]]  # the empty window is not searched first
 

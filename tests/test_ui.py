@@ -478,3 +478,13 @@ def test_the_api_can_leave_dates_in_the_words_unread(small_assistant):
     assert unread["window"] is None and unread["searched"] == question
     with pytest.raises(Exception, match="read_dates must be true or false"):
         api_answer(small_assistant, question, read_dates="no")
+
+
+def test_a_window_that_matched_nothing_is_named_as_searched_past_and_stays_inert():
+    empty = {**MAY, "phrase": "in <b>May</b> 2022"}
+    answer = Answer("q", True, (dated("a", "2021-09-16"),), searched="q", empty_window=empty)
+    markup = render_transcript([Turn("q", "q", answer)])
+    parsed = assert_inert(markup)
+    assert ("Dates: nothing dated 2022-05-01 to 2022-05-31 matched (read from “in <b>May</b> "
+            "2022”): every date searched.") in parsed.text
+    assert "data-undate" not in markup  # there is no window to remove
