@@ -35,6 +35,7 @@ class BuildSummary:
     problems: tuple[Problem, ...]
     seconds: float
     version: str
+    gone: int = 0  # articles of the previous version whose text this one does not hold
 
     def line(self) -> str:
         skipped = sum(p.skipped for p in self.problems)
@@ -42,7 +43,8 @@ class BuildSummary:
         return (f"indexed {self.articles} articles, {self.chunks} chunks "
                 f"({self.embedded} embedded, {self.chunks - self.embedded} reused), "
                 f"{skipped} skipped, " + (f"{notes} notes, " if notes else "")
-                + f"in {self.seconds:.1f} s")
+                + (f"{self.gone} articles of the last version gone or changed, " if self.gone
+                   else "") + f"in {self.seconds:.1f} s")
 
 
 SHOWN = 20  # problems listed when no article could be read
@@ -119,8 +121,9 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
                          vectors, make_faiss_index(vectors), lexical, sentences, clusters)
         with store.new_version(index_dir) as folder:
             save_index(folder, data, article_keys)
+    gone = len(reuse.article_keys - set(article_keys)) if reuse.article_keys else 0
     return BuildSummary(len(articles), len(rows), len(new), tuple(problems),
-                        time.monotonic() - started, store.current_name(index_dir) or "")
+                        time.monotonic() - started, store.current_name(index_dir) or "", gone)
 
 
 def story_clusters(articles: list[Article]) -> list[list[int]]:

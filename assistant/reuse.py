@@ -26,13 +26,15 @@ class Reusable:
     tokens: dict[bytes, list[str]] = field(default_factory=dict)  # chunk key -> BM25 tokens
     spans: dict[bytes, list[tuple[int, int]]] = field(default_factory=dict)  # article key -> chunks
     quotes: dict[bytes, tuple] = field(default_factory=dict)  # article key -> sentences.cut's
+    article_keys: set[bytes] | None = None  # the texts of the version's articles, if read
 
 
 def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) -> Reusable:
     """Reusable work of an index version of any format: vectors if the same model made
     them, chunks if the same chunking settings and splitter cut them, and BM25 tokens if
-    the same tokenizer made them. Only files whose checksums hold are read; what is
-    missing or damaged is simply not reused."""
+    the same tokenizer made them; and its articles' text keys, to count what is gone.
+    Only files whose checksums hold are read; what is missing or damaged is simply not
+    reused."""
     reuse = Reusable()
     try:
         manifest = read_manifest(folder)
@@ -66,6 +68,7 @@ def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) ->
             tokens = LexicalIndex.reusable_tokens(folder / "bm25")
             if len(tokens) == len(keys):
                 reuse.tokens = dict(zip(keys, tokens))
+        reuse.article_keys = set(array("article_keys.npy").tolist())
     except (IndexDamaged, OSError, ValueError, KeyError, TypeError, IndexError):
         pass  # reuse what was read before the problem
     return reuse

@@ -136,6 +136,20 @@ def test_rebuild_reuses_vectors_of_unchanged_chunks_and_sentences(tmp_path, smal
     assert embedded == ["Late news\nA new article arrived today.", "A new article arrived today."]
 
 
+def test_a_rebuild_counts_the_articles_of_the_last_version_it_no_longer_holds(
+        tmp_path, small_archive, fake_embedder):
+    """Run from the wrong folder, a rebuild can index another archive: the summary says
+    how much of the index in service it replaced."""
+    index_dir = tmp_path / "index"
+    assert rebuild([small_archive], index_dir, fake_embedder).gone == 0
+    (small_archive / "a.txt").unlink()
+    (small_archive / "sub" / "c.html").write_text("<h1>Choir</h1><p>The choir sang again.</p>")
+    second = rebuild([small_archive], index_dir, fake_embedder)
+    assert (second.articles, second.gone) == (2, 2)
+    assert ", 2 articles of the last version gone or changed, in " in second.line()
+    assert rebuild([small_archive], index_dir, fake_embedder).gone == 0
+
+
 def count_work(monkeypatch) -> tuple[list[str], list[str], list[str]]:
     """Lists that fill, as rebuilds run, with the ids of the articles cut into chunks, the
     chunk texts tokenised and the chunk texts cut into quotable sentences."""
