@@ -65,8 +65,9 @@ def rebuild(archive_paths: list[Path], index_dir: Path, embedder: Embedder,
                              + "".join(f"\n  {problem}" for problem in problems[:SHOWN])
                              + (f"\n  ... and {len(problems) - SHOWN} more" if len(problems) > SHOWN
                                 else ""))
-    return build_index(articles, problems, [str(p) for p in archive_paths], index_dir, embedder,
-                       settings, progress, cache, started)
+    origin = [str(path.resolve()) for path in archive_paths]  # rebuildable from any folder
+    return build_index(articles, problems, origin, index_dir, embedder, settings, progress, cache,
+                       started)
 
 
 def build_index(articles: list[Article], problems: list[Problem], origin: list[str],

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -148,11 +149,23 @@ def read_manifest(folder: Path) -> dict:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise IndexDamaged(f"{folder}/manifest.json is unreadable ({error}): "
-                           f"rebuild with `assistant index --index {folder.parent}`") from None
+                           f"{rebuild_advice(folder.parent)}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         raise IndexDamaged(f"{folder}/manifest.json lists no files: "
-                           f"rebuild with `assistant index --index {folder.parent}`")
+                           f"{rebuild_advice(folder.parent)}")
     return manifest
+
+
+def rebuild_advice(index_dir: Path, manifest: dict | None = None) -> str:
+    """How to rebuild `index_dir`: from the archive its `manifest` names, if it names it by
+    absolute paths. A rebuild indexes exactly the archive it is given, and the default,
+    archive/, is relative to the folder it runs in."""
+    archive = manifest.get("archive") if manifest else None
+    if archive and all(isinstance(p, str) and Path(p).is_absolute() for p in archive):
+        given = "".join(f" --archive {shlex.quote(p)}" for p in archive)
+        return f"rebuild it with `assistant index{given} --index {index_dir}`"
+    return (f"rebuild it with `assistant index --index {index_dir}` (and --archive, unless "
+            "the archive is archive/ in the current folder)")
 
 
 def check_manifest(folder: Path, manifest: dict, model_name: str, fingerprint: str,
@@ -160,7 +173,7 @@ def check_manifest(folder: Path, manifest: dict, model_name: str, fingerprint: s
     """Refuse an index of another format or model, or whose files are not as recorded.
     Files unchanged since they were last hashed (HASHED) are not hashed again, unless
     `every_file`."""
-    fix = f"rebuild it with `assistant index --index {folder.parent}`"
+    fix = rebuild_advice(folder.parent, manifest)
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexMismatch(f"index format {manifest.get('format_version')} is not the "
                             f"supported {FORMAT_VERSION}: {fix}")
@@ -217,14 +230,14 @@ def load_index(folder: Path, model_name: str, fingerprint: str,
         sentences = Sentences.load(folder, len(chunks), manifest.get("dim"))
     except (OSError, ValueError, TypeError, RuntimeError) as error:
         raise IndexDamaged(f"index in {folder} is damaged ({error}): "
-                           f"rebuild it with `assistant index --index {folder.parent}`") from None
+                           f"{rebuild_advice(folder.parent, manifest)}") from None
     counts = manifest.get("counts", {})
     if (len(articles), len(chunks)) != (counts.get("articles"), counts.get("chunks")) \
             or vectors.shape != (len(chunks), manifest.get("dim")) \
             or faiss_index.ntotal != len(chunks) or faiss_index.d != manifest.get("dim") \
             or len(keys) != len(chunks) or not chunks_fit(chunks, articles):
         raise IndexDamaged(f"index in {folder} has counts that disagree with its manifest: "
-                           f"rebuild it with `assistant index --index {folder.parent}`")
+                           f"{rebuild_advice(folder.parent, manifest)}")
     return IndexData(manifest, articles, chunks, keys, vectors, faiss_index, lexical, sentences,
                      clusters)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import AssistantError, IndexDamaged, IndexMismatch, IndexMissing
-from .index import load_index
+from .index import load_index, rebuild_advice
 
 CURRENT = "CURRENT"
 PARTIAL = ".partial"
@@ -194,8 +194,8 @@ def verify(index_dir: Path, embedder) -> Verified:
     data = load_index(folder, embedder.name, embedder.fingerprint, every_file=True)
     if data.manifest.get("dim") != embedder.dim:
         raise IndexMismatch(f"index in {folder} holds {data.manifest.get('dim')}-dim vectors "
-                            f"but {embedder.name} makes {embedder.dim}-dim ones: rebuild it "
-                            f"with `assistant index --index {index_dir}`")
+                            f"but {embedder.name} makes {embedder.dim}-dim ones: "
+                            f"{rebuild_advice(index_dir, data.manifest)}")
     return Verified(folder.name, len(data.articles), len(data.chunks), data.vectors.shape[1],
                     len(data.manifest["files"]), embedder.name,
                     str(data.manifest.get("built_at")))
