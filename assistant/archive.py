@@ -111,12 +111,14 @@ def read_file(path: Path, key: str | None = None) -> tuple[list[Article], list[P
         raw = path.read_bytes()
     except OSError as error:
         return [], [Problem(str(path), f"cannot be read ({error.strerror or error})")]
-    if b"\x00" in raw[:8192]:
+    encoding = "utf-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
+    if encoding != "utf-16" and b"\x00" in raw[:8192]:
         return [], [Problem(str(path), "binary file, not text")]
     try:
-        content = raw.decode("utf-8-sig")
+        content = raw.decode(encoding)  # UTF-16 with its byte order mark, as Windows saves it
     except UnicodeDecodeError as error:
-        return [], [Problem(str(path), f"not valid UTF-8 (byte {error.start})")]
+        name = "UTF-16" if encoding == "utf-16" else "UTF-8"
+        return [], [Problem(str(path), f"not valid {name} (byte {error.start})")]
     if suffix == ".jsonl":
         return read_jsonl(content, str(path), key)
     if suffix in {".html", ".htm"}:

@@ -90,8 +90,10 @@ def article_from_record(record: object, origin: str, key: str, line: int
         raise ValueError("expected a JSON object")
     record, notices = without_lone_surrogates(record, origin, line)
     text = record.get("text")
-    if not isinstance(text, str) or not text.strip():
+    if text is None:
         raise ValueError("no 'text'")
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"'text' must be a string that is not blank, not {text!r:.40}")
     title = str(record.get("title") or "").strip()
     written = record.get("date")
     day = calendar_date(written)

@@ -141,3 +141,14 @@ def test_files_of_other_kinds_in_a_folder_are_counted_in_one_note(tmp_path, smal
     assert "5 files of other kinds not read (.css 1, .json 2, .png 1, no suffix 1)" in \
         problems[0].reason
     assert read_archive([small_archive / "README"])[0], "a file named directly is read as text"
+
+
+def test_a_utf16_file_with_its_byte_order_mark_is_read_and_a_blank_text_named(tmp_path):
+    """Windows saves text as UTF-16; its zero bytes are not a binary file's."""
+    write(tmp_path / "a.txt", "Café opens\n\nA café opened by the harbour.".encode("utf-16"))
+    write(tmp_path / "b.jsonl", '{"id": "n", "text": 12345}\n{"id": "b", "text": "  "}\n')
+    articles, problems = read_archive([tmp_path])
+    assert [(a.title, a.text) for a in articles] == [("Café opens", "A café opened by the harbour.")]
+    assert [p.reason for p in problems] == [
+        "bad JSON line: 'text' must be a string that is not blank, not 12345",
+        "bad JSON line: 'text' must be a string that is not blank, not '  '"]
