@@ -311,7 +311,8 @@ def hostile(tmp_path_factory, real_embedder, pixel_server):
     root = tmp_path_factory.mktemp("hostile")
     record = {"id": "evil", "title": "Bridge <img src=x onerror=\"alert('title')\"> news",
               "date": "2022-05-02", "url": "javascript:alert('url')",
-              "source": "<script>alert('source')</script>", "text": hostile_text(pixel_server)}
+              "source": "<script>alert('source')</script>", "text": hostile_text(pixel_server),
+              "category": "<img src=x onerror=\"alert('category')\">"}
     long = {"id": "long", "title": "Lighthouse keepers of the northern coast", "date": "2022-06-01",
             "url": "https://example.org/lighthouse", "text": LONG_TEXT}
     write(root / "archive" / "hostile.jsonl", json.dumps(record) + "\n" + json.dumps(long) + "\n")
@@ -349,6 +350,23 @@ def test_a_hostile_article_is_shown_as_text_and_nothing_runs_or_loads(browser, h
     assert not [r for r in tab.requests if r.startswith(pixel_server)]
     assert_offline(tab, url)
     tab.page.screenshot(path=str(artifacts / "chat-hostile.png"), full_page=True)
+    tab.context.close()
+
+
+@pytest.mark.browser
+def test_hostile_source_and_category_names_are_filter_choices_as_text(browser, hostile):
+    url, record = hostile
+    tab = Page(browser, url)
+    tab.page.locator("#filters").get_by_text("Filters").first.click()
+    for label, name in (("Sources", record["source"]), ("Categories", record["category"])):
+        tab.page.get_by_label(label).click()
+        option = tab.page.locator("li[data-testid='dropdown-option']", has_text=name)
+        option.wait_for()
+        assert option.text_content().replace("✓", "").strip() == name
+        tab.page.keyboard.press("Escape")
+    tab.page.wait_for_timeout(500)  # time for anything that would fire
+    assert tab.page.locator("#filters img, #filters script").count() == 0
+    assert tab.dialogs == []
     tab.context.close()
 
 
