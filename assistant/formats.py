@@ -97,7 +97,7 @@ def article_from_record(record: object, origin: str, key: str, line: int
     title = str(record.get("title") or "").strip()
     written = record.get("date")
     day = calendar_date(written)
-    if written is not None and day is None:
+    if written not in (None, "") and day is None:
         notices.append(undated(origin, written, line))
     article_id = str(record.get("id") or stable_id(key, str(line), title))
     return Article(

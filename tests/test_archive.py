@@ -152,3 +152,9 @@ def test_a_utf16_file_with_its_byte_order_mark_is_read_and_a_blank_text_named(tm
     assert [p.reason for p in problems] == [
         "bad JSON line: 'text' must be a string that is not blank, not 12345",
         "bad JSON line: 'text' must be a string that is not blank, not '  '"]
+
+
+def test_an_empty_date_in_a_json_line_is_no_date_and_no_note(tmp_path):
+    path = write(tmp_path / "x.jsonl", '{"id": "1", "date": "", "text": "body"}\n')
+    articles, problems = read_archive([path])
+    assert [(a.id, a.date) for a in articles] == [("1", None)] and problems == []
