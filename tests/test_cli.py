@@ -5,6 +5,8 @@ import json
 import re
 import shutil
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -108,6 +110,17 @@ def test_plain_output_numbers_quotes_and_sources(capsys, bundled_index):
     assert main(["ask", "Who is the Secretary-General of the CSTO?", "--index", str(bundled_index)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("[1] “") and "Stanislav Zas" in out and "— 2021-09-16, EIRNS" in out
+
+
+def test_output_to_a_reader_that_has_gone_is_no_traceback(bundled_index):
+    """`assistant ask ... | head -1`: the pipe closes before the answer is written."""
+    ask = subprocess.Popen([sys.executable, "-c", "import sys; from assistant.cli import main; "
+                            "sys.exit(main(sys.argv[1:]))", "ask", "Who leads the CSTO?",
+                            "--index", str(bundled_index)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ask.stdout.close()
+    err = ask.stderr.read()
+    assert ask.wait(timeout=120) == 0 and "Traceback" not in err, err
 
 
 def test_plain_output_says_when_the_dates_asked_matched_nothing(capsys, bundled_index):
