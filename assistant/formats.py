@@ -41,24 +41,41 @@ Read = tuple[list[Article], list[Problem]]  # a file's articles, and what was wr
 
 # --- dates -------------------------------------------------------------------------------
 
-ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?=$|[T ])")  # a time may follow: 2022-03-05T10:00Z
+ISO_DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})(?=$|[T ])")  # a time may follow
+# "March 5, 2022", "Sat, 5 Mar. 2022": the month by name, so that 05/03 is never guessed at
+WRITTEN_DATE = re.compile(
+    r"(?i)(?:[a-z]+day,?\s+|(?:mon|tue|wed|thu|fri|sat|sun),\s+)?"
+    r"(?:(?P<name>[a-z]{3,9})\.?\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?"
+    r"|(?P<day_first>\d{1,2})(?:st|nd|rd|th)?\s+(?P<name_after>[a-z]{3,9})\.?,?)"
+    r"\s+(?P<year>\d{4})\b")
 
 
 def calendar_date(written: object) -> str | None:
-    """The ISO date `written` opens with, if it is a day of the calendar (not 2022-02-30).
+    """The date `written` opens with, ISO (`2022-03-05`, a time may follow) or with the
+    month by name (`March 5, 2022`, `5 Mar 2022`), if it is a day of the calendar.
 
-    >>> calendar_date("2022-03-05T10:00:00Z"), calendar_date("2022-02-30")
-    ('2022-03-05', None)
+    >>> calendar_date("2022-03-05T10:00:00Z"), calendar_date("Sat, 5 March 2022 10:00")
+    ('2022-03-05', '2022-03-05')
+    >>> calendar_date("2022-02-30"), calendar_date("05/03/2022")
+    (None, None)
     """
-    found = ISO_DATE.match(written.strip()) if isinstance(written, str) else None
+    if not isinstance(written, str):
+        return None
+    if iso := ISO_DATE.match(written.strip()):
+        parts = int(iso["year"]), int(iso["month"]), int(iso["day"])
+    elif named := WRITTEN_DATE.match(written.strip()):
+        month = MONTHS.get((named["name"] or named["name_after"]).lower())
+        parts = int(named["year"]), month or 0, int(named["day"] or named["day_first"])
+    else:
+        return None
     try:
-        return date.fromisoformat(found[0]).isoformat() if found else None
-    except ValueError:
+        return date(*parts).isoformat()
+    except ValueError:  # 2022-02-30, year 0, a word that is no month
         return None
 
 
 def undated(origin: str, written: object, line: int | None = None,
-            form: str = " written YYYY-MM-DD") -> Problem:
+            form: str = " written YYYY-MM-DD or March 5, 2022") -> Problem:
     """The notice for an article kept without its date, which could not be read."""
     return Problem(origin, f"date {written!r} is not a day of the calendar{form}: "
                    "indexed undated", line, skipped=False)

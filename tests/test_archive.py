@@ -93,8 +93,10 @@ def test_plain_text_header_lines_and_html_paragraphs(small_archive):
 
 @pytest.mark.parametrize("written, read", [
     ("2022-09-01", "2022-09-01"), ("2022-09-01T23:30:00-05:00", "2022-09-01"),
-    ("2022-09-01 10:00", "2022-09-01"), ("Sept 2022", None), ("2022-02-30", None),
-    ("2022-13-45", None), ("0000-01-01", None), ("2022-09-011", None), (20220901, None)])
+    ("2022-09-01 10:00", "2022-09-01"), ("September 1, 2022", "2022-09-01"),
+    ("Thu, 1 Sep 2022 10:00:00 +0000", "2022-09-01"), ("Sept 2022", None), ("2022-02-30", None),
+    ("2022-13-45", None), ("0000-01-01", None), ("2022-09-011", None), ("01/09/2022", None),
+    ("Smarch 1, 2022", None), (20220901, None)])
 def test_a_date_is_read_in_every_format_alike_and_one_not_on_the_calendar_is_noted(
         tmp_path, written, read):
     """The article is kept either way: undated, with a note naming the file (and line)."""
