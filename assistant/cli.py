@@ -156,6 +156,9 @@ def run_check(args) -> int:
     from .embed import Embedder
     from .store import verify
 
+    if args.archive:
+        raise AssistantError("--check checks the index against its own checksums, not an "
+                             "archive: leave out --archive")
     print(verify(args.index, Embedder()).line())
     return 0
 

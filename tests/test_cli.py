@@ -137,6 +137,7 @@ def test_plain_output_says_when_the_dates_asked_matched_nothing(capsys, bundled_
     (["ask", "   "], "question is empty"),
     (["ask", "anything", "--index", "/nonexistent/ix"], "assistant index --index"),
     (["index", "--archive", "/nonexistent/archive"], "archive path not found"),
+    (["index", "--check", "--archive", "archive"], "leave out --archive"),
     (["serve", "--index", "/nonexistent/ix", "--archive", "/nonexistent/archive", "--port",
       str(free_port())], "archive path not found"),
 ])
