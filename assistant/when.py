@@ -33,6 +33,7 @@ ABSOLUTE = [re.compile(p, re.I) for p in (
     rf"{MONTH}(?:,?\s+(?:of\s+)?{YEAR})?",                            # May 2022, May
     YEAR,                                                             # 2021
 )]
+PART = re.compile(r"(?P<part>early|mid|late)[\s-]+", re.I)  # early March, mid-2021, late May
 # A day without a year that names something else: "the Sept. 11 attacks".
 NAMED_DAY = re.compile(r"(?i)\s+(?:attacks?|terror\w*|anniversary|memorial|commission|weekend)\b")
 CAPITALISED = re.compile(r"\s+[A-Z][a-z]")
@@ -160,12 +161,26 @@ def bounds(word: str, first: date, last: date) -> tuple[date | None, date | None
 
 
 def period_at(q: str, j: int, today: date) -> tuple[Period, int] | None:
-    """The period written at `q[j]` (relative or absolute) and where it ends."""
+    """The period written at `q[j]` (relative or absolute, maybe the early, mid or late
+    part of a month or year) and where it ends."""
     if found := relative_at(q, j, today):
         return found
-    spec = spec_at(q, j)
+    part = PART.match(q, j)
+    spec = spec_at(q, part.end() if part else j)
     period = spec and resolve(spec[0], today)
+    if part and period and not spec[0].day:
+        period = third(period, part["part"].lower())
     return (period, spec[1]) if period else None
+
+
+def third(period: Period, part: str) -> Period:
+    """The early, mid or late third of a month (days 1-10, 11-20, 21 on) or of a year
+    (January-April, May-August, September-December)."""
+    first, last = period
+    n = ("early", "mid", "late").index(part)
+    if first.month == last.month:
+        return first.replace(day=1 + 10 * n), last if n == 2 else first.replace(day=10 + 10 * n)
+    return month_period(first.year, 1 + 4 * n)[0], month_period(first.year, 4 + 4 * n)[1]
 
 
 def date_range(q: str, j: int, today: date, join: re.Pattern) -> tuple[date, date, int] | None:

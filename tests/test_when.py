@@ -74,6 +74,14 @@ WINDOWS = [
     ("What did last year's budget say?", TODAY, "last year's", "2021-01-01", "2021-12-31"),
     ("What happened in Jan 2022 in Kazakhstan?", TODAY, "in Jan 2022", "2022-01-01", "2022-01-31"),
     ("Who won since Sept. 11?", TODAY, "since Sept. 11", "2022-09-11", None),
+    ("Who resigned in early March 2022?", TODAY, "in early March 2022", "2022-03-01",
+     "2022-03-10"),
+    ("Who met in mid-May?", TODAY, "in mid-May", "2022-05-11", "2022-05-20"),
+    ("What closed in late February 2021?", TODAY, "in late February 2021", "2021-02-21",
+     "2021-02-28"),
+    ("What happened in late 2021?", TODAY, "in late 2021", "2021-09-01", "2021-12-31"),
+    ("What changed since mid-2021?", TODAY, "since mid-2021", "2021-05-01", None),
+    ("Who led before early 2022?", TODAY, "before early 2022", None, "2021-12-31"),
 ]
 
 
@@ -107,6 +115,7 @@ NOT_DATES = [
     "What did he say before?",
     "What happened since then?",
     "Who spoke after being elected?",
+    "What fell in early trading?",
     "",
 ]
 
