@@ -139,6 +139,9 @@ def without_lone_surrogates(record: dict, origin: str, line: int) -> tuple[dict,
 
 
 def optional_str(value: object) -> str | None:
+    """A field as text: a list (`"category": ["Asia", "Trade"]`) joined with commas."""
+    if isinstance(value, list):
+        value = ", ".join(str(item).strip() for item in value if item is not None)
     return str(value).strip() or None if value is not None else None
 
 

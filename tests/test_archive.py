@@ -160,3 +160,10 @@ def test_an_empty_date_in_a_json_line_is_no_date_and_no_note(tmp_path):
     path = write(tmp_path / "x.jsonl", '{"id": "1", "date": "", "text": "body"}\n')
     articles, problems = read_archive([path])
     assert [(a.id, a.date) for a in articles] == [("1", None)] and problems == []
+
+
+def test_a_json_list_of_categories_is_read_as_words_not_as_python(tmp_path):
+    path = write(tmp_path / "x.jsonl", '{"id": "1", "text": "body", "category": ["Asia", '
+                 '"Trade", null], "source": ["Wire"]}\n{"id": "2", "text": "b", "category": []}\n')
+    articles, _ = read_archive([path])
+    assert [(a.category, a.source) for a in articles] == [("Asia, Trade", "Wire"), (None, None)]
