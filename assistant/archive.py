@@ -48,7 +48,8 @@ def read_archive(paths: Iterable[str | os.PathLike], leave_out: Path | None = No
 def other_files(root: Path, suffixes: Counter) -> Problem:
     """One notice for the files under `root` that are not in an archive format."""
     kinds = ", ".join(f"{suffix} {count}" for suffix, count in sorted(suffixes.items()))
-    return Problem(str(root), f"{sum(suffixes.values())} files of other kinds not read "
+    count = sum(suffixes.values())
+    return Problem(str(root), f"{count} file{'s' if count != 1 else ''} of other kinds not read "
                    f"({kinds}); articles are read from {' '.join(sorted(SUFFIXES))} files",
                    skipped=False)
 

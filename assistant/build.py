@@ -40,11 +40,17 @@ class BuildSummary:
     def line(self) -> str:
         skipped = sum(p.skipped for p in self.problems)
         notes = len(self.problems) - skipped
-        return (f"indexed {self.articles} articles, {self.chunks} chunks "
+        return (f"indexed {counted(self.articles, 'article')}, "
+                f"{counted(self.chunks, 'chunk')} "
                 f"({self.embedded} embedded, {self.chunks - self.embedded} reused), "
-                f"{skipped} skipped, " + (f"{notes} notes, " if notes else "")
-                + (f"{self.gone} articles of the last version gone or changed, " if self.gone
-                   else "") + f"in {self.seconds:.1f} s")
+                f"{skipped} skipped, " + (f"{counted(notes, 'note')}, " if notes else "")
+                + (f"{counted(self.gone, 'article')} of the last version gone or changed, "
+                   if self.gone else "") + f"in {self.seconds:.1f} s")
+
+
+def counted(n: int, noun: str) -> str:
+    """'1 article', '2 articles'."""
+    return f"{n} {noun}{'s' if n != 1 else ''}"
 
 
 SHOWN = 20  # problems listed when no article could be read

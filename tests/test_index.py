@@ -285,3 +285,12 @@ def test_a_rebuild_failing_midway_leaves_the_old_index_in_service(
     assert store.current_name(built) == before
     assert not list(built.glob("*.partial"))
     assert len(load(built).articles) == 8
+
+
+def test_the_summary_line_counts_one_of_a_thing_in_the_singular(tmp_path, fake_embedder):
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / "a.txt").write_text("Lone story\nDate: 2022-02-30\n\nOne short sentence.")
+    line = rebuild([archive], tmp_path / "index", fake_embedder).line()
+    assert line.startswith("indexed 1 article, 1 chunk (1 embedded, 0 reused), 0 skipped, "
+                           "1 note, in ")
