@@ -41,7 +41,8 @@ Read = tuple[list[Article], list[Problem]]  # a file's articles, and what was wr
 
 # --- dates -------------------------------------------------------------------------------
 
-ISO_DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})(?=$|[T ])")  # a time may follow
+# 2022-03-05, which a time may follow: 2022-03-05T10:00Z
+ISO_DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})(?=$|[T ])")
 # "March 5, 2022", "Sat, 5 Mar. 2022": the month by name, so that 05/03 is never guessed at
 WRITTEN_DATE = re.compile(
     r"(?i)(?:[a-z]+day,?\s+|(?:mon|tue|wed|thu|fri|sat|sun),\s+)?"
