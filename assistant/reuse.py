@@ -4,6 +4,7 @@ its files' checksums hold."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,7 @@ def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) ->
     try:
         manifest = read_manifest(folder)
 
+        @cache  # article and sentence keys serve two purposes each: hashed and read once
         def array(name: str) -> np.ndarray:
             return np.load(verified(folder, manifest, name), allow_pickle=False)
 
