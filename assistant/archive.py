@@ -31,9 +31,9 @@ def read_archive(paths: Iterable[str | os.PathLike], leave_out: Path | None = No
     articles: list[Article] = []
     problems: list[Problem] = []
     for root in map(Path, paths):
-        others = Counter()
+        others, in_folder = Counter(), root.is_dir()  # a file named on its own is read as is
         for path, key in archive_files(root, leave_out):
-            if root.is_dir() and path.suffix.lower() not in SUFFIXES:
+            if in_folder and path.suffix.lower() not in SUFFIXES:
                 others[path.suffix.lower() or "no suffix"] += 1
                 continue
             file_articles, file_problems = read_file(path, key)

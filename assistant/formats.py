@@ -62,9 +62,10 @@ def calendar_date(written: object) -> str | None:
     """
     if not isinstance(written, str):
         return None
-    if iso := ISO_DATE.match(written.strip()):
+    written = written.strip()
+    if iso := ISO_DATE.match(written):
         parts = int(iso["year"]), int(iso["month"]), int(iso["day"])
-    elif named := WRITTEN_DATE.match(written.strip()):
+    elif named := WRITTEN_DATE.match(written):
         month = MONTHS.get((named["name"] or named["name_after"]).lower())
         parts = int(named["year"]), month or 0, int(named["day"] or named["day_first"])
     else:
@@ -75,8 +76,17 @@ def calendar_date(written: object) -> str | None:
         return None
 
 
-def undated(origin: str, written: object, line: int | None = None,
-            form: str = " written YYYY-MM-DD or March 5, 2022") -> Problem:
+def read_date(written: object, origin: str, line: int | None = None
+              ) -> tuple[str | None, list[Problem]]:
+    """An article's date as its file gives it, and a notice if one was written but cannot
+    be read (the article is kept, undated)."""
+    day = calendar_date(written)
+    if day or written in (None, ""):
+        return day, []
+    return None, [undated(origin, written, line, " written YYYY-MM-DD or March 5, 2022")]
+
+
+def undated(origin: str, written: object, line: int | None = None, form: str = "") -> Problem:
     """The notice for an article kept without its date, which could not be read."""
     return Problem(origin, f"date {written!r} is not a day of the calendar{form}: "
                    "indexed undated", line, skipped=False)
@@ -113,16 +123,13 @@ def article_from_record(record: object, origin: str, key: str, line: int
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"'text' must be a string that is not blank, not {text!r:.40}")
     title = str(record.get("title") or "").strip()
-    written = record.get("date")
-    day = calendar_date(written)
-    if written not in (None, "") and day is None:
-        notices.append(undated(origin, written, line))
+    day, date_notices = read_date(record.get("date"), origin, line)
     article_id = str(record.get("id") or stable_id(key, str(line), title))
     return Article(
         id=article_id, title=title, text=text, date=day,
         source=optional_str(record.get("source")), url=optional_str(record.get("url")),
         category=optional_str(record.get("category")), origin=f"{origin}:{line}",
-    ), notices
+    ), notices + date_notices
 
 
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON may escape one ("\\ud800"); UTF-8 cannot
@@ -184,7 +191,7 @@ def read_page(content: str, origin: str, key: str) -> Read:
         for (title, dateline, text), date in zip(drafts, dates)
         if text
     ]
-    return articles, [undated(origin, dateline[0].partition("(")[0].strip(), form="")
+    return articles, [undated(origin, dateline[0].partition("(")[0].strip())
                       for (_, dateline, text), day, date in zip(drafts, written, dates)
                       if text and day and not date]
 
@@ -260,12 +267,12 @@ def read_html(content: str, origin: str, key: str) -> Read:
     if not text:
         return [], []
     title = page.h1 or page.title
-    written = page.meta.get("article:published_time", page.meta.get("date"))
-    article = Article(
-        id=stable_id(key, title), title=title, text=text, date=calendar_date(written),
+    day, notices = read_date(page.meta.get("article:published_time", page.meta.get("date")),
+                             origin)
+    return [Article(
+        id=stable_id(key, title), title=title, text=text, date=day,
         source=page.meta.get("og:site_name"), url=page.meta.get("og:url"), origin=origin,
-    )
-    return [article], [undated(origin, written)] if written and not article.date else []
+    )], notices
 
 
 # --- one plain-text article ----------------------------------------------------------------
@@ -290,10 +297,9 @@ def read_plain(content: str, origin: str, key: str) -> Read:
     text = "\n".join(lines).strip()
     if not text:
         return [], []
-    written = fields.get("date")
-    article = Article(
-        id=stable_id(key, title), title=title, text=text, date=calendar_date(written),
+    day, notices = read_date(fields.get("date"), origin)
+    return [Article(
+        id=stable_id(key, title), title=title, text=text, date=day,
         source=fields.get("source"), url=fields.get("url"), category=fields.get("category"),
         origin=origin,
-    )
-    return [article], [undated(origin, written)] if written and not article.date else []
+    )], notices
