@@ -42,16 +42,15 @@ def window_json(when: When | None) -> dict | None:
             "event_date": when.event_date, "describe": when.describe()}
 
 
-def with_copies(result: Answer, data: IndexData, hits: list[Hit]) -> Answer:
+def with_copies(result: Answer, data: IndexData) -> Answer:
     """Each quote names the other articles carrying its story (the answerer quoted one
     article of each story)."""
     stories = data.stories
     if not stories:
         return result
-    row_of = {data.article_id_of(h.chunk_id): int(data.chunks[h.chunk_id, 0]) for h in hits}
     snippets = []
     for snippet in result.snippets:
-        row = row_of.get(snippet.article_id)
+        row = data.rows_by_id.get(snippet.article_id)
         copies = tuple(Source.of(data.articles[r]) for r in stories.get(row, ()) if r != row)
         snippets.append(replace(snippet, also_in=copies))
     return replace(result, snippets=tuple(snippets))

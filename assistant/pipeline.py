@@ -157,7 +157,7 @@ class Assistant:
             empty, when, searched = when, None, question
             hits, result = respond(data, partial(vectors.of, searched), searched, wanted,
                                    window, method)
-        result = news.with_copies(result, data, hits)
+        result = news.with_copies(result, data)
         result = news.as_timeline(result, k=wanted) if timeline else \
             news.newer_coverage(result, data, hits, narrowed if when else window)
         return replace(result, question=question, searched=searched,
