@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import AssistantError, IndexDamaged, IndexMismatch, IndexMissing
-from .index import load_index, rebuild_advice
+from .index import load_index, read_manifest, rebuild_advice
 
 CURRENT = "CURRENT"
 PARTIAL = ".partial"
@@ -50,10 +50,8 @@ def current_version(index_dir: Path) -> Path:
             f"no index in {index_dir}/: build one with `assistant index --index {index_dir}`")
     version = index_dir / name
     if not VERSION_NAME.fullmatch(name) or not version.is_dir():
-        raise IndexMissing(
-            f"{index_dir}/CURRENT names a missing version {name!r}: "
-            f"rebuild with `assistant index --index {index_dir}`"
-        )
+        raise IndexMissing(f"{index_dir}/CURRENT names a missing version {name!r}: "
+                           f"{rebuild_fix(index_dir)}")
     return version
 
 
@@ -75,7 +73,7 @@ def read_current(index_dir: Path) -> str | None:
         raise current_is_a_folder(index_dir) from None
     except UnicodeDecodeError:
         raise IndexDamaged(f"{index_dir}/CURRENT is not UTF-8 text: "
-                           f"rebuild with `assistant index --index {index_dir}`") from None
+                           f"{rebuild_fix(index_dir)}") from None
 
 
 def not_a_folder(index_dir: Path) -> AssistantError:
@@ -85,7 +83,19 @@ def not_a_folder(index_dir: Path) -> AssistantError:
 
 def current_is_a_folder(index_dir: Path) -> IndexDamaged:
     return IndexDamaged(f"{index_dir}/CURRENT is a folder, not a version's name: remove it, "
-                        f"then rebuild with `assistant index --index {index_dir}`")
+                        f"then {rebuild_fix(index_dir)}")
+
+
+def rebuild_fix(index_dir: Path) -> str:
+    """How to rebuild an index whose CURRENT is damaged: from the archive that its newest
+    readable version records, if any."""
+    for folder in sorted(index_dir.glob("v-*"), reverse=True):  # names sort by time
+        if VERSION_NAME.fullmatch(folder.name):
+            try:
+                return rebuild_advice(index_dir, read_manifest(folder))
+            except (AssistantError, OSError):
+                continue
+    return rebuild_advice(index_dir)
 
 
 @contextlib.contextmanager

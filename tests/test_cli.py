@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 
 from assistant.ask_text import choices
 from assistant.cli import main
+from conftest import BUNDLED_ARCHIVE
 
 pytestmark = pytest.mark.slow
 
@@ -160,21 +162,41 @@ def damage_current(index_dir, damage: str) -> None:
     if damage == "folder":
         current.unlink()
         current.mkdir()
-    else:
+    elif damage == "bytes":
         current.write_bytes(b"\xff\xfe\x00")
+    else:
+        current.write_text("v-20200101T000000-abcdef\n")
 
 
 @pytest.mark.parametrize("command", [["index", "--check"], ["ask", "q"],
                                      ["serve", "--port", str(free_port())]])
 @pytest.mark.parametrize("damage, message", [
-    ("bytes", "CURRENT is not UTF-8 text: rebuild with `assistant index --index"),
-    ("folder", "CURRENT is a folder, not a version's name: remove it, then rebuild with"),
+    ("bytes", "CURRENT is not UTF-8 text: rebuild it with `assistant index --archive"),
+    ("folder", "CURRENT is a folder, not a version's name: remove it, then rebuild it with "
+               "`assistant index --archive"),
+    ("missing", "CURRENT names a missing version 'v-20200101T000000-abcdef': rebuild it "
+                "with `assistant index --archive"),
 ])
 def test_a_damaged_current_file_is_refused_with_the_fix(capsys, tmp_path, bundled_index,
                                                         command, damage, message):
+    """The fix names the archive the index's versions record (the default archive/ is
+    relative to the folder the command runs in)."""
     index_dir = shutil.copytree(bundled_index, tmp_path / "ix")
     damage_current(index_dir, damage)
-    assert message in error_line(capsys, [*command, "--index", str(index_dir)])
+    err = error_line(capsys, [*command, "--index", str(index_dir)])
+    archive = shlex.quote(str(BUNDLED_ARCHIVE))
+    assert message in err and f"--archive {archive} --index {index_dir}`" in err
+
+
+def test_with_no_readable_version_the_fix_says_to_name_the_archive(capsys, tmp_path,
+                                                                   bundled_index):
+    index_dir = shutil.copytree(bundled_index, tmp_path / "ix")
+    for manifest in index_dir.glob("v-*/manifest.json"):
+        manifest.write_text("{")
+    damage_current(index_dir, "bytes")
+    assert error_line(capsys, ["ask", "q", "--index", str(index_dir)]).rstrip().endswith(
+        f"rebuild it with `assistant index --index {index_dir}` (and --archive, unless the "
+        "archive is archive/ in the current folder)")
 
 
 def test_the_fix_for_an_undecodable_current_file_works(capsys, tmp_path, bundled_index):

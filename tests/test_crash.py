@@ -359,7 +359,8 @@ def test_index_check_says_ok_or_names_the_problem_and_the_fix(
     assert code == (0 if damage is None else 1)
     shown = out if damage is None else err
     assert shown.count("\n") == 1 and words in shown, shown
-    if damage in ("current", "no index"):  # no manifest to name the archive
+    if damage == "no index":  # no version to name the archive
         assert f"assistant index --index {index_dir}" in err
-    elif damage:  # the archive it was built from, so that the fix works from any folder
+    elif damage:  # the archive it was built from (CURRENT damaged: the newest version's),
+        # so that the fix works from any folder
         assert f"assistant index --archive {small_archive} --index {index_dir}`" in err
