@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .archive import read_archive
+from .bench import incremental_cost
 from .embed import normalise
 from .types import Article
 
@@ -56,8 +57,6 @@ def copies_of(articles: list[Article], copies: int) -> list[Article]:
 def rebuild_at_scale(corpus: Path, copies: int, work: Path) -> dict:
     """The full build (without the newest 1%) and the rebuild adding them, timed on the
     corpus repeated `copies` times."""
-    from .bench import incremental_cost
-
     articles, _ = read_archive([corpus])
     report = incremental_cost(copies_of(articles, copies), work, TextHashEmbedder())
     report.update(copies=copies, articles=len(articles) * copies)

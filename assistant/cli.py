@@ -245,6 +245,8 @@ def run_rebuild_bench(args) -> int:
 
     from .bench_rebuild import rebuild_at_scale
 
+    print(f"a full build, then a rebuild, of {args.corpus} repeated {args.rebuild_copies} "
+          "times (minutes at hundreds of thousands of chunks)...", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="bench-rebuild-") as work:
         report = rebuild_at_scale(args.corpus, args.rebuild_copies, Path(work) / "index")
     row = report["rebuild_scale"]
