@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     index = commands.add_parser("index", help="rebuild the index from the archive")
     index.add_argument("--archive", type=Path, action="append",
                        help="archive file or folder (repeatable; default: archive/)")
-    index.add_argument("--index", type=Path, default=env_index, help="index folder (default: index/)")
+    index.add_argument("--index", type=Path, default=env_index,
+                       help="index folder (default: index/)")
     index.add_argument("--check", action="store_true",
                        help="verify the index in service (manifest, model, checksums) "
                        "without rebuilding it")
@@ -244,15 +245,17 @@ def run_rebuild_bench(args) -> int:
     import tempfile
 
     from .bench_rebuild import rebuild_at_scale
+    from .build import counted
 
-    print(f"a full build, then a rebuild, of {args.corpus} repeated {args.rebuild_copies} "
-          "times (minutes at hundreds of thousands of chunks)...", file=sys.stderr)
+    copies = "1 copy" if args.rebuild_copies == 1 else f"{args.rebuild_copies} copies"
+    print(f"a full build, then a rebuild, of {copies} of {args.corpus} (minutes at hundreds "
+          "of thousands of chunks)...", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="bench-rebuild-") as work:
         report = rebuild_at_scale(args.corpus, args.rebuild_copies, Path(work) / "index")
     row = report["rebuild_scale"]
     print(json.dumps(report) if args.json else
           f"{row['articles']:,} articles: full build of {row['full_build_chunks']:,} chunks "
-          f"{row['full_build_s']} s, rebuild after {row['new_articles']} new articles "
+          f"{row['full_build_s']} s, rebuild after {counted(row['new_articles'], 'new article')} "
           f"({row['incremental_embedded']:,} chunks embedded) {row['incremental_s']} s; "
           "a hash embedder stands in for the model, so this is the work besides embedding")
     return 0
