@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.bench_rebuild import TextHashEmbedder
 from assistant.embed import normalise
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,22 +38,15 @@ class FakeEmbedder:
         return self.embed([text])[0]
 
 
-class HashEmbedder:
-    """A text's vector is seeded by the SHA-256 of the whole text: no similarity at all, but
-    deterministic and fast enough for large archives and for rebuilds in a subprocess."""
+HASH_DIM = 32  # a subprocess's rebuild makes its own: TextHashEmbedder(dim=HASH_DIM)
 
-    name = "hash-of-text"
-    fingerprint = "hash-0001"
-    precision = "fp32"
-    dim = 32
 
-    def embed(self, texts):
-        seeds = [int.from_bytes(hashlib.sha256(t.encode()).digest(), "little") for t in texts]
-        rows = [np.random.default_rng(seed).standard_normal(self.dim) for seed in seeds]
-        return normalise(np.array(rows, dtype=np.float32).reshape(-1, self.dim))
+class HashEmbedder(TextHashEmbedder):
+    """The bench's hash embedder with small vectors: no similarity at all, but deterministic
+    and fast enough for large archives and for rebuilds in a subprocess."""
 
-    def embed_one(self, text):
-        return self.embed([text])[0]
+    def __init__(self):
+        super().__init__(dim=HASH_DIM)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ The CI run deals 20 kills; the soak is `python -m pytest tests/test_crash.py --k
 """
 from __future__ import annotations
 
-import inspect
 import json
 import random
 import signal
@@ -27,7 +26,7 @@ from assistant.errors import IndexDamaged
 from assistant.index import load_index
 from assistant.pipeline import Assistant
 
-from conftest import FakeEmbedder, HashEmbedder, write
+from conftest import HASH_DIM, FakeEmbedder, HashEmbedder, write
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,20 +34,18 @@ ROOT = Path(__file__).resolve().parent.parent
 # takes a fraction of a second and kills land in every phase: reading, embedding, writing,
 # flushing, renaming, switching CURRENT, cleaning up.
 DRIVER = f"""
-import hashlib, sys, time
+import sys, time
 from pathlib import Path
 
 import numpy as np
 import bm25s, faiss  # imported before "ready": kills should land in the rebuild itself
 
+from assistant.bench_rebuild import TextHashEmbedder
 from assistant.build import rebuild
-from assistant.embed import normalise
-
-{inspect.getsource(HashEmbedder)}
 
 print("ready", flush=True)
 started = time.monotonic()
-rebuild([Path(sys.argv[1])], Path(sys.argv[2]), HashEmbedder())
+rebuild([Path(sys.argv[1])], Path(sys.argv[2]), TextHashEmbedder(dim={HASH_DIM}))
 print(f"done {{time.monotonic() - started:.3f}}", flush=True)
 """
 MODEL, FINGERPRINT = HashEmbedder.name, HashEmbedder.fingerprint

@@ -4,7 +4,6 @@ cannot be read leaves its article undated with a note, and a 50 MB article is in
 within bounded memory."""
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import subprocess
@@ -16,7 +15,7 @@ from assistant.archive import MAX_FILE_BYTES, read_archive
 from assistant.cli import main
 from assistant.index import load_index
 
-from conftest import FakeEmbedder, HashEmbedder, write
+from conftest import HASH_DIM, FakeEmbedder, HashEmbedder, write
 
 ROOT = Path(__file__).resolve().parent.parent
 HUGE_MB = 50
@@ -136,17 +135,13 @@ def test_index_command_reports_each_problem_and_counts_both(tmp_path, small_arch
 
 
 DRIVER = f"""
-import hashlib, json, resource, sys
+import json, resource, sys
 from pathlib import Path
 
-import numpy as np
-
+from assistant.bench_rebuild import TextHashEmbedder
 from assistant.build import rebuild
-from assistant.embed import normalise
 
-{inspect.getsource(HashEmbedder)}
-
-summary = rebuild([Path(sys.argv[1])], Path(sys.argv[2]), HashEmbedder())
+summary = rebuild([Path(sys.argv[1])], Path(sys.argv[2]), TextHashEmbedder(dim={HASH_DIM}))
 print(json.dumps({{"line": summary.line(), "problems": len(summary.problems),
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
