@@ -48,10 +48,14 @@ def read_archive(paths: Iterable[str | os.PathLike], leave_out: Path | None = No
 def other_files(root: Path, suffixes: Counter) -> Problem:
     """One notice for the files under `root` that are not in an archive format."""
     kinds = ", ".join(f"{suffix} {count}" for suffix, count in sorted(suffixes.items()))
-    count = sum(suffixes.values())
-    return Problem(str(root), f"{count} file{'s' if count != 1 else ''} of other kinds not read "
-                   f"({kinds}); articles are read from {' '.join(sorted(SUFFIXES))} files",
+    return Problem(str(root), f"{counted(sum(suffixes.values()), 'file')} of other kinds not "
+                   f"read ({kinds}); articles are read from {' '.join(sorted(SUFFIXES))} files",
                    skipped=False)
+
+
+def counted(n: int, noun: str) -> str:
+    """'1 article', '2 articles'."""
+    return f"{n} {noun}{'s' if n != 1 else ''}"
 
 
 def distinct_ids(articles: list[Article]) -> tuple[list[Article], list[Problem]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import store
-from .archive import read_archive
+from .archive import counted, read_archive
 from .cache import EmbeddingCache
 from .chunking import ChunkSettings, chunk_article, embedding_text
 from .dedup import find_clusters
@@ -46,11 +46,6 @@ class BuildSummary:
                 f"{skipped} skipped, " + (f"{counted(notes, 'note')}, " if notes else "")
                 + (f"{counted(self.gone, 'article')} of the last version gone or changed, "
                    if self.gone else "") + f"in {self.seconds:.1f} s")
-
-
-def counted(n: int, noun: str) -> str:
-    """'1 article', '2 articles'."""
-    return f"{n} {noun}{'s' if n != 1 else ''}"
 
 
 SHOWN = 20  # problems listed when no article could be read

@@ -245,7 +245,7 @@ def run_rebuild_bench(args) -> int:
     import tempfile
 
     from .bench_rebuild import rebuild_at_scale
-    from .build import counted
+    from .archive import counted
 
     copies = "1 copy" if args.rebuild_copies == 1 else f"{args.rebuild_copies} copies"
     print(f"a full build, then a rebuild, of {copies} of {args.corpus} (minutes at hundreds "
