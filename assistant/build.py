@@ -21,8 +21,8 @@ from .dense import make_faiss_index
 from .embed import Embedder
 from .errors import AssistantError
 from .index import FORMAT_VERSION, IndexData, save_index, text_key
-from .lexical import TOKENIZER_VERSION, LexicalIndex, tokenize
-from .reuse import Reusable, reusable
+from .lexical import TOKENIZER_VERSION, LexicalIndex, TokenIds, merge_tokens, tokenize
+from .reuse import Reusable, fill_known, reusable, rows_of
 from .sentences import Sentences, cut as cut_sentences
 from .types import Article, Chunk, Problem
 
@@ -85,10 +85,10 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
         keys = np.array([text_key(t) for t in texts], dtype="S20")
         offsets, spans, quotes, quote_keys = cut_sentences(articles, rows, text_key, article_keys,
                                                            reuse.quotes)
-        if cache:
-            cached = cache.load()
-            reuse.vectors.update(cached)
-            reuse.sentence_vectors.update(cached)
+        cached = cache.load() if cache else None
+        if cached:
+            reuse.vectors.append(cached)
+            reuse.sentence_vectors.append(cached)
         # Near duplicates and BM25 are Python and numpy work; they run while the model embeds
         # on its own threads (OpenVINO releases the GIL), so a rebuild that embeds little
         # is not also held up by them.
@@ -134,11 +134,14 @@ def story_clusters(articles: list[Article]) -> list[list[int]]:
     return [[row_of[i] for i in cluster] for cluster in find_clusters(articles)]
 
 
-def bm25_index(texts: list[str], keys: np.ndarray, known: dict[bytes, list[str]]
+def bm25_index(texts: list[str], keys: np.ndarray, known: tuple[np.ndarray, TokenIds] | None
                ) -> LexicalIndex:
-    """BM25 over the chunk texts, tokenising only those whose tokens are not `known`."""
-    return LexicalIndex.build([known.get(key) or tokenize(text)
-                               for key, text in zip(keys.tolist(), texts)])
+    """BM25 over the chunk texts, tokenising only those whose key is not among the
+    `known` chunks' keys."""
+    known_keys, tokens = known or (np.zeros(0, dtype="S20"), None)
+    rows = rows_of(keys, known_keys)
+    fresh = [tokenize(texts[i]) for i in np.flatnonzero(rows < 0).tolist()]
+    return LexicalIndex.from_tokens(merge_tokens(rows, tokens, fresh))
 
 
 def archive_fingerprint(articles: list[Article]) -> str:
@@ -177,29 +180,24 @@ def chunk_all(articles: list[Article], settings: ChunkSettings,
 EMBED_BLOCK = 2048  # texts embedded at a time (their float32 vectors are held only meanwhile)
 
 
-def embed_reusing(texts: list[str], keys: np.ndarray, known: dict[bytes, np.ndarray],
+def embed_reusing(texts: list[str], keys: np.ndarray, known: list[tuple[np.ndarray, np.ndarray]],
                   embedder: Embedder, progress: str | None, dtype=np.float32
-                  ) -> tuple[np.ndarray, list[int]]:
-    """Vectors for all texts, as `dtype`, embedding those whose key is not in `known`
-    (each distinct text once, a block at a time); also returns the positions that were
-    not known. `progress` names the texts on a progress bar (None: no bar)."""
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Vectors for all texts, as `dtype`, embedding those whose key no `known` (keys,
+    vectors) source holds (each distinct text once, a block at a time); also returns the
+    positions that were not known. `progress` names the texts on a progress bar (None:
+    no bar)."""
     from tqdm import tqdm
 
     vectors = np.zeros((len(texts), embedder.dim), dtype=dtype)
-    new, first = [], {}  # positions not known; key -> its first such position
-    for i, key in enumerate(keys.tolist()):
-        if key in known:
-            vectors[i] = known[key]
-        else:
-            new.append(i)
-            first.setdefault(key, i)
-    distinct = list(first.values())
+    new = fill_known(keys, known, vectors)
+    _, first, copy_of = np.unique(keys[new], return_index=True, return_inverse=True)
+    distinct = new[np.sort(first)].tolist()  # each text's first position, in order
     with tqdm(total=len(distinct), unit="text", desc=f"embedding {progress}",
               disable=progress is None or not distinct) as bar:
         for start in range(0, len(distinct), EMBED_BLOCK):
             block = distinct[start:start + EMBED_BLOCK]
             vectors[block] = embedder.embed([texts[i] for i in block])
             bar.update(len(block))
-    if new:
-        vectors[new] = vectors[[first[key] for key in keys[new].tolist()]]
+    vectors[new] = vectors[new[first[copy_of]]]
     return vectors, new

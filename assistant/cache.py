@@ -22,8 +22,9 @@ class EmbeddingCache:
     def __init__(self, root: Path, fingerprint: str):
         self.folder = Path(root) / fingerprint[:16]
 
-    def load(self) -> dict[bytes, np.ndarray]:
-        known: dict[bytes, np.ndarray] = {}
+    def load(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Every shard's keys and vectors, one after another (None: no shard)."""
+        shards = []
         for keys_path in sorted(self.folder.glob("*.keys.npy")):
             vectors_path = keys_path.with_name(keys_path.name.replace(".keys.", ".vectors."))
             try:
@@ -32,8 +33,10 @@ class EmbeddingCache:
             except (OSError, ValueError):
                 continue  # a damaged shard only costs re-embedding
             if len(keys) == len(vectors):
-                known.update(zip(keys.tolist(), vectors))
-        return known
+                shards.append((keys, vectors))
+        if not shards:
+            return None
+        return tuple(np.concatenate(arrays) for arrays in zip(*shards))
 
     def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
         if not len(keys):

@@ -1,9 +1,13 @@
-"""BM25's inner loop, compiled by numba: adding a word's column of scores.
+"""BM25's loops, compiled by numba: adding a word's column of scores at question time, and
+building the columns from every chunk's token ids.
 
 At a million chunks a question's words hold 0.5M postings at the median and 1.7M at
-p95; numpy's `add.at` took twice as long at the median (2.0 ms against 0.8). The loop
-releases the GIL, so a question's keyword search runs while another thread embeds it.
-Compiled code is cached beside this file after the first call.
+p95; numpy's `add.at` took twice as long at the median (2.0 ms against 0.8). Building
+the columns of 400,000 chunks (30M postings) takes 0.7 s, against 20.6 s in bm25s's
+Python loop and 9.4 s sorting (word, chunk) pairs in numpy. The loops release the GIL,
+so a question's keyword search runs while another thread embeds it, and a build's
+columns while another thread finds near duplicates. Compiled code is cached beside this
+file after the first call.
 """
 from __future__ import annotations
 
@@ -16,3 +20,78 @@ def add_column(total: np.ndarray, docs: np.ndarray, scores: np.ndarray) -> None:
     """total[docs] += scores."""
     for i in range(len(docs)):
         total[docs[i]] += scores[i]
+
+
+@njit(cache=True, nogil=True)
+def first_appearance(ids: np.ndarray, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """`ids` renumbered 0, 1, 2, ... in the order the ids first appear, and the old id of
+    each new one (ids that never appear are dropped)."""
+    new_id = np.full(vocab_size, -1, dtype=np.int64)
+    old_id = np.empty(vocab_size, dtype=np.int64)
+    renumbered = np.empty(len(ids), dtype=np.int32)
+    used = 0
+    for i in range(len(ids)):
+        word = ids[i]
+        if new_id[word] < 0:
+            new_id[word] = used
+            old_id[used] = word
+            used += 1
+        renumbered[i] = new_id[word]
+    return renumbered, old_id[:used]
+
+
+@njit(cache=True, nogil=True)
+def postings(ids: np.ndarray, offsets: np.ndarray, vocab_size: int
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Word-major postings of chunks whose token ids are ids[offsets[c]:offsets[c + 1]]:
+    (indptr, chunks, counts), where word w's chunks, ascending, and the times it occurs in
+    each are chunks[indptr[w]:indptr[w + 1]] and counts[...] (a counting sort)."""
+    chunks_holding = np.zeros(vocab_size, dtype=np.int64)
+    last_chunk = np.full(vocab_size, -1, dtype=np.int64)
+    for chunk in range(len(offsets) - 1):
+        for i in range(offsets[chunk], offsets[chunk + 1]):
+            if last_chunk[ids[i]] != chunk:
+                last_chunk[ids[i]] = chunk
+                chunks_holding[ids[i]] += 1
+    indptr = np.zeros(vocab_size + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum(chunks_holding)
+    head = indptr[:-1].copy()
+    chunks = np.empty(indptr[-1], dtype=np.int32)
+    counts = np.empty(indptr[-1], dtype=np.int32)
+    seen = np.zeros(vocab_size, dtype=np.int32)
+    for chunk in range(len(offsets) - 1):
+        for i in range(offsets[chunk], offsets[chunk + 1]):
+            seen[ids[i]] += 1
+        for i in range(offsets[chunk], offsets[chunk + 1]):
+            word = ids[i]
+            if seen[word]:
+                chunks[head[word]] = chunk
+                counts[head[word]] = seen[word]
+                head[word] += 1
+                seen[word] = 0
+    return indptr, chunks, counts
+
+
+@njit(cache=True, nogil=True)
+def bm25_scores(idf: np.ndarray, length_norm: np.ndarray, indptr: np.ndarray,
+                chunks: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Each posting's score, idf * tf / (tf + length_norm[chunk]), in float64 rounded to
+    float32 (as bm25s computes it, so that its scores and these are the same bits)."""
+    scores = np.empty(len(chunks), dtype=np.float32)
+    for word in range(len(indptr) - 1):
+        weight = np.float64(idf[word])
+        for p in range(indptr[word], indptr[word + 1]):
+            tf = np.float64(counts[p])
+            scores[p] = np.float32(weight * (tf / (length_norm[chunks[p]] + tf)))
+    return scores
+
+
+@njit(cache=True, nogil=True)
+def take_ranges(source: np.ndarray, starts: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """source[starts[r]:starts[r] + n] for every range r of n = offsets[r + 1] - offsets[r]
+    elements, one after another."""
+    out = np.empty(offsets[-1], dtype=source.dtype)
+    for r in range(len(starts)):
+        out[offsets[r]:offsets[r + 1]] = source[starts[r]:starts[r] + offsets[r + 1] - offsets[r]]
+    return out
+

@@ -1,7 +1,8 @@
-"""BM25 keyword retrieval over chunks (bm25s), beside the dense FAISS search."""
+"""BM25 keyword retrieval over chunks (bm25s's scores and files), beside the dense FAISS search."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -44,47 +45,125 @@ def fold(token: str) -> str:
     return token
 
 
+K1, B = 1.5, 0.75  # bm25s's defaults, as its "lucene" variant scores them
+PARAMS_SAVED = {"k1": K1, "b": B, "delta": 0.5, "method": "lucene", "idf_method": "lucene",
+                "dtype": "float32", "int_dtype": "int32", "backend": "numpy"}
+
+
+@dataclass(frozen=True)
+class TokenIds:
+    """Every chunk's tokens as numbers: chunk c's are words[i] for each i in
+    ids[offsets[c]:offsets[c + 1]]. A rebuild takes an unchanged chunk's from here."""
+
+    ids: np.ndarray  # int32
+    offsets: np.ndarray  # int64, one more than there are chunks
+    words: list[str]
+
+    @classmethod
+    def of(cls, tokenized: list[list[str]]) -> "TokenIds":
+        return merge_tokens(np.full(len(tokenized), -1), None, tokenized)
+
+    @classmethod
+    def load(cls, folder: Path) -> "TokenIds":
+        """The tokens saved in `folder` (checksums verified by the caller); ValueError if
+        they do not fit together."""
+        vocab = json.loads((folder / VOCAB).read_text(encoding="utf-8"))
+        words = [""] * len(vocab)  # bm25s also saved "" after the last word
+        for word, number in vocab.items():
+            words[number] = word
+        ids = np.load(folder / TOKENS, allow_pickle=False)
+        offsets = np.load(folder / OFFSETS, allow_pickle=False)
+        if not (len(offsets) and offsets[0] == 0 and offsets[-1] == len(ids)
+                and np.all(np.diff(offsets) >= 0)
+                and (not len(ids) or (ids.min() >= 0 and ids.max() < len(words)))):
+            raise ValueError(f"{folder}: the saved token ids do not fit together")
+        return cls(ids.astype(np.int32, copy=False), offsets.astype(np.int64, copy=False), words)
+
+
+def merge_tokens(known_rows: np.ndarray, known: TokenIds | None,
+                 fresh_tokens: list[list[str]]) -> TokenIds:
+    """Every chunk's token ids: chunk i takes those of `known`'s chunk known_rows[i] where
+    that is not -1; the others, in order, have `fresh_tokens` (tokenize()'s)."""
+    from .kernels import take_ranges
+
+    words = list(known.words) if known else []
+    vocab = {word: number for number, word in enumerate(words)}
+    fresh = np.flatnonzero(known_rows < 0)
+    fresh_ids = [[vocab.setdefault(token, len(vocab)) for token in tokens or [EMPTY]]
+                 for tokens in fresh_tokens]
+    words += list(vocab)[len(words):]  # the words met first here, in order
+    fresh_lengths = np.array([len(ids) for ids in fresh_ids], dtype=np.int64)
+    known_ids = known.ids if known else np.zeros(0, dtype=np.int32)
+    reused = np.flatnonzero(known_rows >= 0)
+    lengths = np.zeros(len(known_rows), dtype=np.int64)
+    starts = np.zeros(len(known_rows), dtype=np.int64)
+    if known:
+        lengths[reused] = np.diff(known.offsets)[known_rows[reused]]
+        starts[reused] = known.offsets[known_rows[reused]]
+    lengths[fresh] = fresh_lengths
+    starts[fresh] = len(known_ids) + np.cumsum(fresh_lengths) - fresh_lengths
+    source = np.concatenate([known_ids, np.fromiter(chain.from_iterable(fresh_ids),
+                                                    dtype=np.int32, count=int(fresh_lengths.sum()))])
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    return TokenIds(take_ranges(source, starts, offsets), offsets, words)
+
+
+def lucene_idf(chunks_holding: np.ndarray, chunks: int) -> np.ndarray:
+    """log(1 + (N - df + 0.5) / (df + 0.5)) per word, in float64 as bm25s computes it (once
+    per distinct df), then float32."""
+    values, inverse = np.unique(chunks_holding, return_inverse=True)
+    idf = [math.log(1 + (chunks - df + 0.5) / (df + 0.5)) for df in values.tolist()]
+    return np.array(idf, dtype=np.float64)[inverse].astype(np.float32)
+
+
 class LexicalIndex:
     """A BM25 index whose document ids are chunk ids.
 
-    bm25s builds and saves it: one column of precomputed scores per word (CSC arrays).
-    Scoring sums the columns of the query's words, read from disk a column at a time.
+    One column of precomputed scores per word (CSC arrays), in bm25s's "lucene" variant
+    and its file format, built by compiled loops (kernels.py). Scoring sums the columns of
+    the query's words, read from disk a column at a time.
     """
 
     def __init__(self, vocab: dict[str, int], columns: "Columns", num_docs: int,
-                 token_ids: list[list[int]] | None = None, retriever=None):
+                 tokens: TokenIds | None = None):
         self.vocab = vocab
         self.columns = columns
         self.num_docs = num_docs
-        self.token_ids = token_ids  # kept by build() for save(); a loaded index has none
-        self.retriever = retriever  # bm25s's, for save(); a loaded index has none
+        self.tokens = tokens  # kept by a build for save(); a loaded index has none
 
     @classmethod
     def build(cls, tokenized: list[list[str]]) -> "LexicalIndex":
-        """An index over texts already tokenised (tokenize(), or tokens kept from the
-        previous index by reusable_tokens())."""
-        import bm25s
+        """An index over texts already tokenised by tokenize()."""
+        return cls.from_tokens(TokenIds.of(tokenized))
 
-        retriever = bm25s.BM25()
-        # Token ids, not token strings, are kept for all texts at once: an id list costs a
-        # pointer a token (the ints are shared with `vocab`), a string list ten times that.
-        # bm25s cannot index an empty vocabulary; a placeholder token keeps it valid.
-        vocab: dict[str, int] = {}
-        ids = [[vocab.setdefault(token, len(vocab)) for token in tokens or [EMPTY]]
-               for tokens in tokenized]
-        retriever.index((ids, vocab), show_progress=False)
-        scores = retriever.scores
-        return cls(retriever.vocab_dict, Columns(scores["data"], scores["indices"],
-                                                 scores["indptr"]),
-                   scores["num_docs"], ids, retriever)
+    @classmethod
+    def from_tokens(cls, tokens: TokenIds) -> "LexicalIndex":
+        """An index over every chunk's token ids. Words are renumbered in the order they
+        first appear, and words no chunk holds dropped, so that a rebuild's index equals
+        a fresh build's."""
+        from .kernels import bm25_scores, first_appearance, postings
+
+        ids, old_ids = first_appearance(tokens.ids, len(tokens.words))
+        tokens = TokenIds(ids, tokens.offsets, [tokens.words[i] for i in old_ids.tolist()])
+        chunks, lengths = len(tokens.offsets) - 1, np.diff(tokens.offsets)
+        indptr, holders, counts = postings(ids, tokens.offsets, len(tokens.words))
+        idf = lucene_idf(np.diff(indptr), chunks)
+        length_norm = K1 * ((1 - B) + B * lengths / (lengths.mean() if chunks else 1.0))
+        scores = bm25_scores(idf, length_norm, indptr, holders, counts)
+        return cls(dict(zip(tokens.words, range(len(tokens.words)))),
+                   Columns(scores, holders, indptr), chunks, tokens)
 
     def save(self, folder: Path) -> None:
-        """bm25s's files, and each text's token ids (TOKENS, OFFSETS) for the next rebuild."""
-        self.retriever.save(str(folder), allow_pickle=False)
-        lengths = np.array([len(ids) for ids in self.token_ids], dtype=np.int64)
-        np.save(folder / OFFSETS, np.concatenate([[0], np.cumsum(lengths)]), allow_pickle=False)
-        np.save(folder / TOKENS, np.fromiter(chain.from_iterable(self.token_ids), dtype=np.int32,
-                                            count=int(lengths.sum())), allow_pickle=False)
+        """The score columns and vocabulary as bm25s saves them, and each chunk's token
+        ids (TOKENS, OFFSETS) for the next rebuild."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, array in ((DATA, self.columns.data), (INDICES, self.columns.indices),
+                            (INDPTR, self.columns.indptr), (TOKENS, self.tokens.ids),
+                            (OFFSETS, self.tokens.offsets)):
+            np.save(folder / name, array, allow_pickle=False)
+        (folder / VOCAB).write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
+        (folder / PARAMS).write_text(json.dumps(dict(PARAMS_SAVED, num_docs=self.num_docs),
+                                                indent=4), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> "LexicalIndex":
@@ -98,17 +177,6 @@ class LexicalIndex:
         columns = Columns(MappedArray(folder / DATA), MappedArray(folder / INDICES),
                           np.load(folder / INDPTR, allow_pickle=False))
         return cls(vocab, columns, int(params["num_docs"]))
-
-    @staticmethod
-    def reusable_tokens(folder: Path) -> list[list[str]]:
-        """Each text's tokens as saved in `folder` (checksums verified by the caller)."""
-        vocab = json.loads((folder / VOCAB).read_text(encoding="utf-8"))
-        words = [""] * len(vocab)
-        for word, number in vocab.items():
-            words[number] = word
-        offsets = np.load(folder / OFFSETS, allow_pickle=False).tolist()
-        ids = np.load(folder / TOKENS, allow_pickle=False).tolist()
-        return [[words[i] for i in ids[start:end]] for start, end in zip(offsets, offsets[1:])]
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for `query` (zeros where no query word occurs); a

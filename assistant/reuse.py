@@ -12,7 +12,7 @@ import numpy as np
 from .errors import IndexDamaged
 from .checksums import verified
 from .index import read_manifest
-from .lexical import OFFSETS, TOKENIZER_VERSION, TOKENS, VOCAB, LexicalIndex
+from .lexical import OFFSETS, TOKENIZER_VERSION, TOKENS, VOCAB, TokenIds
 from .sentences import KEYS as SENTENCE_KEYS, OFFSETS as SENTENCE_OFFSETS
 from .sentences import SPANS as SENTENCE_SPANS, VECTORS as SENTENCE_VECTORS
 from .sentences import by_article as quotes_by_article
@@ -22,9 +22,10 @@ from .sentences import by_article as quotes_by_article
 class Reusable:
     """What a rebuild takes from the index in service instead of computing it again."""
 
-    vectors: dict[bytes, np.ndarray] = field(default_factory=dict)  # chunk key -> vector
-    sentence_vectors: dict[bytes, np.ndarray] = field(default_factory=dict)  # float16
-    tokens: dict[bytes, list[str]] = field(default_factory=dict)  # chunk key -> BM25 tokens
+    # (text keys, their vectors) of the chunks, then of any other source (fill_known)
+    vectors: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    sentence_vectors: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # float16
+    tokens: tuple[np.ndarray, TokenIds] | None = None  # chunk keys and their BM25 tokens
     spans: dict[bytes, list[tuple[int, int]]] = field(default_factory=dict)  # article key -> chunks
     quotes: dict[bytes, tuple] = field(default_factory=dict)  # article key -> sentences.cut's
     article_keys: set[bytes] | None = None  # the texts of the version's articles, if read
@@ -44,16 +45,16 @@ def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) ->
         def array(name: str) -> np.ndarray:
             return np.load(verified(folder, manifest, name), allow_pickle=False)
 
-        keys = array("keys.npy").tolist()
+        keys = array("keys.npy")
         model = manifest.get("model", {})
         if (model.get("name"), model.get("fingerprint")) == (model_name, fingerprint):
             vectors = array("vectors.npy")
             if len(vectors) == len(keys):
-                reuse.vectors = dict(zip(keys, vectors))
+                reuse.vectors = [(keys, vectors)]
             if SENTENCE_KEYS in manifest["files"]:  # from format 3 on
-                known, vectors = array(SENTENCE_KEYS).tolist(), array(SENTENCE_VECTORS)
+                known, vectors = array(SENTENCE_KEYS), array(SENTENCE_VECTORS)
                 if len(vectors) == len(known):
-                    reuse.sentence_vectors = dict(zip(known, vectors))
+                    reuse.sentence_vectors = [(known, vectors)]
         if manifest.get("chunking") == chunking:
             chunks = array("chunks.npy")
             ranges = chunks_by_article(chunks, array("article_keys.npy"))
@@ -67,9 +68,9 @@ def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) ->
         if manifest.get("tokenizer") == TOKENIZER_VERSION:
             for name in (TOKENS, OFFSETS, VOCAB):
                 verified(folder, manifest, f"bm25/{name}")
-            tokens = LexicalIndex.reusable_tokens(folder / "bm25")
-            if len(tokens) == len(keys):
-                reuse.tokens = dict(zip(keys, tokens))
+            tokens = TokenIds.load(folder / "bm25")
+            if len(tokens.offsets) == len(keys) + 1:
+                reuse.tokens = keys, tokens
         reuse.article_keys = set(array("article_keys.npy").tolist())
     except (IndexDamaged, OSError, ValueError, KeyError, TypeError, IndexError):
         pass  # reuse what was read before the problem
@@ -91,3 +92,26 @@ def chunks_by_article(chunks: np.ndarray, article_keys: np.ndarray
         if first < last:
             ranges.setdefault(key, (first, last))
     return ranges
+
+
+def rows_of(keys: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Per key, the row of an equal key in `known`, or -1 (sorted lookups: a dict of a
+    million keys costs seconds to build)."""
+    if not len(known):
+        return np.full(len(keys), -1, dtype=np.int64)
+    order = np.argsort(known, kind="stable")
+    at = np.minimum(np.searchsorted(known[order], keys), len(known) - 1)
+    return np.where(known[order[at]] == keys, order[at], -1)
+
+
+def fill_known(keys: np.ndarray, known: list[tuple[np.ndarray, np.ndarray]],
+               vectors: np.ndarray) -> np.ndarray:
+    """Copy into vectors[i] the vector of keys[i] from the first of the `known` (keys,
+    vectors) sources that holds it; returns the positions that none holds."""
+    missing = np.arange(len(keys))
+    for known_keys, known_vectors in known:
+        rows = rows_of(keys[missing], known_keys)
+        found = rows >= 0
+        vectors[missing[found]] = known_vectors[rows[found]]
+        missing = missing[~found]
+    return missing

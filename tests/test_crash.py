@@ -38,10 +38,13 @@ import sys, time
 from pathlib import Path
 
 import numpy as np
-import bm25s, faiss  # imported before "ready": kills should land in the rebuild itself
+import faiss  # imported before "ready": kills should land in the rebuild itself
 
 from assistant.bench_rebuild import TextHashEmbedder
 from assistant.build import rebuild
+from assistant.lexical import LexicalIndex
+
+LexicalIndex.build([["warm"]])  # numba's kernels loaded (compiled on their first use)
 
 print("ready", flush=True)
 started = time.monotonic()

@@ -1,4 +1,5 @@
-"""BM25: our column-at-a-time scoring of a saved index against bm25s's own scoring."""
+"""BM25: the index built here against bm25s's, and our column-at-a-time scoring of a saved
+index against bm25s's own scoring."""
 from __future__ import annotations
 
 import random
@@ -6,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from assistant.lexical import DATA, LexicalIndex, best_ids, tokenize
+from assistant.lexical import DATA, LexicalIndex, TokenIds, best_ids, merge_tokens, tokenize
 
 WORDS = "summit samarkand kazakhstan oil price tokayev election border grain rail".split()
 
@@ -35,6 +36,53 @@ def test_a_loaded_index_scores_as_bm25s_does(saved, query):
     expected = reference.get_scores(known) if known else np.zeros(300)
     assert np.allclose(LexicalIndex.load(folder).scores(query), expected, atol=1e-6)
     assert np.allclose(built.scores(query), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_index_built_equals_bm25s_bit_for_bit(seed):
+    """Same vocabulary order, columns, chunk ids and float32 scores as bm25s's own build
+    of the same token ids (texts without words hold one placeholder token, as here)."""
+    import bm25s
+
+    texts = random_texts(400, seed) + ["", "border border border"]
+    built = LexicalIndex.build([tokenize(t) for t in texts])
+    reference = bm25s.BM25()
+    reference.index((np.split(built.tokens.ids, built.tokens.offsets[1:-1]), built.vocab),
+                    show_progress=False)
+    assert list(built.vocab) == list(reference.vocab_dict)[:len(built.vocab)]
+    for name, ours in (("data", built.columns.data), ("indices", built.columns.indices),
+                       ("indptr", built.columns.indptr)):
+        assert ours.dtype == reference.scores[name].dtype
+        assert np.array_equal(ours, reference.scores[name]), name
+
+
+def test_merged_tokens_build_the_index_of_tokenising_everything_again():
+    """A rebuild takes the tokens of unchanged chunks from the last index, whose words
+    include some no chunk holds any more; its index equals a fresh one, vocabulary too."""
+    old_texts, new_texts = random_texts(200, seed=4), random_texts(300, seed=5)
+    old = LexicalIndex.build([tokenize(t) for t in old_texts + ["lonely words"]]).tokens
+    texts = new_texts[:100] + old_texts[50:150] + new_texts[100:] + [old_texts[0]]
+    rows = np.array([-1] * 100 + list(range(50, 150)) + [-1] * 200 + [0])
+    fresh = [tokenize(texts[i]) for i in np.flatnonzero(rows < 0)]
+    merged = LexicalIndex.from_tokens(merge_tokens(rows, old, fresh))
+    fresh_build = LexicalIndex.build([tokenize(t) for t in texts])
+    assert merged.vocab == fresh_build.vocab and "lonely" not in merged.vocab
+    assert np.array_equal(merged.tokens.offsets, fresh_build.tokens.offsets)
+    assert np.array_equal(merged.tokens.ids, fresh_build.tokens.ids)
+    for name in ("data", "indices", "indptr"):
+        assert np.array_equal(getattr(merged.columns, name), getattr(fresh_build.columns, name))
+
+
+def test_saved_tokens_load_as_they_were_and_damaged_ones_are_refused(saved):
+    built, folder = saved
+    loaded = TokenIds.load(folder)
+    assert [[loaded.words[i] for i in loaded.ids[a:b]] for a, b in
+            zip(loaded.offsets, loaded.offsets[1:])] == \
+        [[built.tokens.words[i] for i in built.tokens.ids[a:b]] for a, b in
+         zip(built.tokens.offsets, built.tokens.offsets[1:])]
+    np.save(folder / "token_offsets.npy", loaded.offsets[:-1])
+    with pytest.raises(ValueError, match="do not fit"):
+        TokenIds.load(folder)
 
 
 def test_a_truncated_score_file_is_an_error_not_wrong_scores(saved):
