@@ -187,21 +187,14 @@ def minhash(sets: list[np.ndarray], num_perm: int = 128, seed: int = 1) -> np.nd
     Permutation i is multiply-shift hashing, h_i(x) = (a_i * x + b_i mod 2**64) >> 32 with a_i
     odd (Dietzfelbinger et al. 1997): P[min h_i(A) == min h_i(B)] ~ Jaccard(A, B).
     """
+    from .kernels import min_hashes
+
     rng = np.random.default_rng(seed)
     a = rng.integers(0, 2**64, size=num_perm, dtype=np.uint64) | np.uint64(1)
     b = rng.integers(0, 2**64, size=num_perm, dtype=np.uint64)
-    sizes = np.array([len(s) for s in sets])
-    signatures = np.full((len(sets), num_perm), 2**32 - 1, dtype=np.uint32)
-    filled = np.flatnonzero(sizes)
-    if not len(filled):
-        return signatures
-    values = np.concatenate([sets[i] for i in filled])
-    starts = np.concatenate([[0], np.cumsum(sizes[filled])[:-1]])
-    with np.errstate(over="ignore"):
-        for i in range(num_perm):
-            hashed = (values * a[i] + b[i]) >> np.uint64(32)
-            signatures[filled, i] = np.minimum.reduceat(hashed, starts)
-    return signatures
+    ends = np.cumsum([len(s) for s in sets], dtype=np.int64)
+    values = np.concatenate(sets) if sets else np.zeros(0, dtype=np.uint64)
+    return min_hashes(values.astype(np.uint64, copy=False), ends, a, b)
 
 
 def band_rows(threshold: float, num_perm: int, recall: float = 0.95) -> int:

@@ -1,12 +1,13 @@
-"""BM25's loops, compiled by numba: adding a word's column of scores at question time, and
-building the columns from every chunk's token ids.
+"""Loops compiled by numba: BM25's, adding a word's column of scores at question time and
+building the columns from every chunk's token ids; and the near-duplicate check's MinHash.
 
 At a million chunks a question's words hold 0.5M postings at the median and 1.7M at
 p95; numpy's `add.at` took twice as long at the median (2.0 ms against 0.8). Building
 the columns of 400,000 chunks (30M postings) takes 0.7 s, against 20.6 s in bm25s's
-Python loop and 9.4 s sorting (word, chunk) pairs in numpy. The loops release the GIL,
-so a question's keyword search runs while another thread embeds it, and a build's
-columns while another thread finds near duplicates. Compiled code is cached beside this
+Python loop and 9.4 s sorting (word, chunk) pairs in numpy; the MinHash signatures of
+7,486 articles 0.9-1.7 s against 4.8-7.5 s in numpy. The loops release the GIL, so a
+question's keyword search runs while another thread embeds it, and a build's columns and
+signatures while other threads work. Compiled code is cached beside this
 file after the first call.
 """
 from __future__ import annotations
@@ -95,3 +96,23 @@ def take_ranges(source: np.ndarray, starts: np.ndarray, offsets: np.ndarray) -> 
         out[offsets[r]:offsets[r + 1]] = source[starts[r]:starts[r] + offsets[r + 1] - offsets[r]]
     return out
 
+
+@njit(cache=True, nogil=True)
+def min_hashes(values: np.ndarray, ends: np.ndarray, a: np.ndarray, b: np.ndarray
+               ) -> np.ndarray:
+    """MinHash signatures (dedup.minhash) of the sets values[ends[s - 1]:ends[s]]: per set
+    and permutation i, the least (a[i] * x + b[i] mod 2**64) >> 32 of its values, or
+    2**32 - 1 for an empty set."""
+    signatures = np.full((len(ends), len(a)), 2**32 - 1, dtype=np.uint32)
+    start = 0
+    for s in range(len(ends)):
+        for i in range(len(a)):
+            lowest = np.uint64(2**32 - 1)
+            for x in values[start:ends[s]]:
+                hashed = (x * a[i] + b[i]) >> np.uint64(32)
+                if hashed < lowest:
+                    lowest = hashed
+            if ends[s] > start:
+                signatures[s, i] = lowest
+        start = ends[s]
+    return signatures
