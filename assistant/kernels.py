@@ -7,8 +7,8 @@ the columns of 400,000 chunks (30M postings) takes 0.7 s, against 20.6 s in bm25
 Python loop and 9.4 s sorting (word, chunk) pairs in numpy; the MinHash signatures of
 7,486 articles 0.9-1.7 s against 4.8-7.5 s in numpy. The loops release the GIL, so a
 question's keyword search runs while another thread embeds it, and a build's columns and
-signatures while other threads work. Compiled code is cached beside this
-file after the first call.
+signatures while other threads work. Compiled code is cached beside this file after the
+first call (about 7 s for them all).
 """
 from __future__ import annotations
 

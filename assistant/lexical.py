@@ -102,8 +102,9 @@ def merge_tokens(known_rows: np.ndarray, known: TokenIds | None,
         starts[reused] = known.offsets[known_rows[reused]]
     lengths[fresh] = fresh_lengths
     starts[fresh] = len(known_ids) + np.cumsum(fresh_lengths) - fresh_lengths
-    source = np.concatenate([known_ids, np.fromiter(chain.from_iterable(fresh_ids),
-                                                    dtype=np.int32, count=int(fresh_lengths.sum()))])
+    fresh_flat = np.fromiter(chain.from_iterable(fresh_ids), dtype=np.int32,
+                             count=int(fresh_lengths.sum()))
+    source = np.concatenate([known_ids, fresh_flat])
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     return TokenIds(take_ranges(source, starts, offsets), offsets, words)
 

@@ -7,7 +7,8 @@ import random
 import numpy as np
 import pytest
 
-from assistant.lexical import DATA, LexicalIndex, TokenIds, best_ids, merge_tokens, tokenize
+from assistant.lexical import (DATA, EMPTY, LexicalIndex, TokenIds, best_ids, merge_tokens,
+                               tokenize)
 
 WORDS = "summit samarkand kazakhstan oil price tokayev election border grain rail".split()
 
@@ -40,16 +41,19 @@ def test_a_loaded_index_scores_as_bm25s_does(saved, query):
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_index_built_equals_bm25s_bit_for_bit(seed):
-    """Same vocabulary order, columns, chunk ids and float32 scores as bm25s's own build
-    of the same token ids (texts without words hold one placeholder token, as here)."""
+    """Words numbered in the order they first appear, as the build did with bm25s; then
+    the same columns, chunk ids and float32 scores as bm25s's own build of those token ids
+    (a text without words holds one placeholder token, as it did)."""
     import bm25s
 
-    texts = random_texts(400, seed) + ["", "border border border"]
-    built = LexicalIndex.build([tokenize(t) for t in texts])
+    tokenized = [tokenize(t) for t in random_texts(400, seed) + ["", "border border border"]]
+    vocab: dict[str, int] = {}
+    ids = [[vocab.setdefault(token, len(vocab)) for token in tokens or [EMPTY]]
+           for tokens in tokenized]
+    built = LexicalIndex.build(tokenized)
+    assert built.vocab == vocab and list(built.vocab) == list(vocab)
     reference = bm25s.BM25()
-    reference.index((np.split(built.tokens.ids, built.tokens.offsets[1:-1]), built.vocab),
-                    show_progress=False)
-    assert list(built.vocab) == list(reference.vocab_dict)[:len(built.vocab)]
+    reference.index((ids, vocab), show_progress=False)
     for name, ours in (("data", built.columns.data), ("indices", built.columns.indices),
                        ("indptr", built.columns.indptr)):
         assert ours.dtype == reference.scores[name].dtype
