@@ -89,9 +89,9 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
         if cached:
             reuse.vectors.append(cached)
             reuse.sentence_vectors.append(cached)
-        # Near duplicates and BM25 are Python and numpy work; they run while the model embeds
-        # on its own threads (OpenVINO releases the GIL), so a rebuild that embeds little
-        # is not also held up by them.
+        # Near duplicates (Python, numpy and a compiled loop) and BM25 (tokenising new chunks,
+        # then compiled loops) run while the model embeds on its own threads (OpenVINO
+        # releases the GIL), so a rebuild that embeds little is not also held up by them.
         with ThreadPoolExecutor(2, thread_name_prefix="index") as pool:
             clusters = pool.submit(story_clusters, articles)
             lexical = pool.submit(bm25_index, texts, keys, reuse.tokens)

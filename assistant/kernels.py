@@ -104,15 +104,13 @@ def min_hashes(values: np.ndarray, ends: np.ndarray, a: np.ndarray, b: np.ndarra
     and permutation i, the least (a[i] * x + b[i] mod 2**64) >> 32 of its values, or
     2**32 - 1 for an empty set."""
     signatures = np.full((len(ends), len(a)), 2**32 - 1, dtype=np.uint32)
-    start = 0
     for s in range(len(ends)):
+        members = values[ends[s - 1] if s else 0:ends[s]]
         for i in range(len(a)):
             lowest = np.uint64(2**32 - 1)
-            for x in values[start:ends[s]]:
+            for x in members:
                 hashed = (x * a[i] + b[i]) >> np.uint64(32)
                 if hashed < lowest:
                     lowest = hashed
-            if ends[s] > start:
-                signatures[s, i] = lowest
-        start = ends[s]
+            signatures[s, i] = lowest
     return signatures
