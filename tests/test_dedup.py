@@ -3,6 +3,7 @@ exact all-pairs computation."""
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import replace
 from itertools import combinations
 
@@ -185,6 +186,42 @@ def test_shingles_ignore_case_and_punctuation_and_are_stable():
     first, second = shingle_sets(["The Harbour bridge, reopened!", "the harbour BRIDGE reopened"],
                                  k=3)
     assert np.array_equal(first, second) and len(first) == 2
-    # blake2b word hashes: the same value on every run and machine.
     assert shingle_sets(["one two three"], k=3)[0].tolist() == \
         shingle_sets(["One two three."], k=3)[0].tolist()
+
+
+def reference_shingles(text: str, k: int) -> np.ndarray:
+    """shingle_sets() spelled out in Python: re's words, FNV-1a, the polynomial, unique."""
+    def mixed(x: int) -> int:
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) % 2**64
+        return x ^ (x >> 31)
+
+    def fnv(word: str) -> int:
+        value = 0xCBF29CE484222325
+        for character in word:
+            value = ((value ^ ord(character)) * 0x100000001B3) % 2**64
+        return mixed(value)
+
+    hashes = [fnv(word) for word in re.findall(r"[^\W_]+", text.lower())]
+    width, shingles = min(k, len(hashes)), set()
+    for start in range(len(hashes) - width + 1 if hashes else 0):
+        combined = 0
+        for value in hashes[start:start + width]:
+            combined = (combined * 0x9E3779B97F4A7C15 + value) % 2**64
+        shingles.add(mixed(combined))
+    return np.array(sorted(shingles), dtype=np.uint64)
+
+
+def test_shingle_sets_equal_splitting_words_with_re_in_python(monkeypatch):
+    rng = random.Random(4)
+    # Letters and digits of many scripts, underscores, apostrophes, a letter that lower-cases
+    # to two code points (İ), a lone surrogate, emoji, NUL and repeated shingles.
+    alphabet = list("abcXYZ019 _-’'.,\n\t\x00") + ["é", "ß", "İ", "Σ", "ж", "中", "٣", "\u00b2",
+                                                    "\ud800", "😀", "𝔘", "\u0301"]
+    texts = ["", "   ", "one", "a a a a a a a a", "İstanbul İzmir"] + [
+        "".join(rng.choice(alphabet) for _ in range(rng.randrange(200))) for _ in range(300)]
+    monkeypatch.setattr("assistant.dedup.TEXTS_AT_ONCE", 7)  # many calls, and a short last one
+    for k in (1, 3, 5):
+        for text, found in zip(texts, shingle_sets(texts, k)):
+            assert np.array_equal(found, reference_shingles(text, k)), (text, k)
