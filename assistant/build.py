@@ -17,7 +17,7 @@ from .archive import counted, read_archive
 from .cache import EmbeddingCache
 from .chunking import ChunkSettings, chunk_article, embedding_text
 from .dedup import find_clusters
-from .dense import make_faiss_index
+from .dense import keeps_training, make_faiss_index
 from .embed import Embedder
 from .errors import AssistantError
 from .index import FORMAT_VERSION, IndexData, save_index, text_key
@@ -119,8 +119,11 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
             "archive_fingerprint": archive_fingerprint(articles),
             "problems": [str(p) for p in problems],
         }
+        faiss_index, changed = dense_index(vectors, keys, reuse.inverted_file)
+        if changed is not None:
+            manifest["inverted_file"] = {"changed": changed}
         data = IndexData(manifest, articles, np.array(rows, dtype=np.int64).reshape(-1, 3), keys,
-                         vectors, make_faiss_index(vectors), lexical, sentences, clusters)
+                         vectors, faiss_index, lexical, sentences, clusters)
         with store.new_version(index_dir) as folder:
             save_index(folder, data, article_keys)
     gone = len(reuse.article_keys - set(article_keys)) if reuse.article_keys else 0
@@ -142,6 +145,25 @@ def bm25_index(texts: list[str], keys: np.ndarray, known: tuple[np.ndarray, Toke
     rows = rows_of(keys, known_keys)
     fresh = [tokenize(texts[i]) for i in np.flatnonzero(rows < 0).tolist()]
     return LexicalIndex.from_tokens(merge_tokens(rows, tokens, fresh))
+
+
+def dense_index(vectors: np.ndarray, keys: np.ndarray,
+                previous: tuple[object, np.ndarray, int] | None) -> tuple[object, int | None]:
+    """The FAISS index of the chunks, and for an inverted file, how many chunks changed
+    since it was trained (new to the last version or gone from it, added up over
+    rebuilds): the last version's training is kept while it fits (keeps_training)."""
+    import faiss
+
+    trained, changed = None, 0
+    if previous is not None:
+        index, previous_keys, changed = previous
+        rows = rows_of(keys, previous_keys)
+        kept = rows[rows >= 0]
+        changed += len(keys) - len(kept) + len(previous_keys) - len(np.unique(kept))
+        trained = index if keeps_training(index, len(keys), changed) else None
+        changed = changed if trained is not None else 0
+    faiss_index = make_faiss_index(vectors, trained=trained)
+    return faiss_index, (changed if isinstance(faiss_index, faiss.IndexIVF) else None)
 
 
 def archive_fingerprint(articles: list[Article]) -> str:

@@ -1,6 +1,6 @@
 """What a rebuild takes from the index version in service instead of computing it again:
-vectors, chunks, sentences and BM25 tokens, each only if the same settings made them and
-its files' checksums hold."""
+vectors, chunks, sentences, BM25 tokens and the inverted file's training, each only if the
+same settings made them and its files' checksums hold."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,6 +11,7 @@ import numpy as np
 
 from .errors import IndexDamaged
 from .checksums import verified
+from .dense import read_faiss_index
 from .index import read_manifest
 from .lexical import OFFSETS, TOKENIZER_VERSION, TOKENS, VOCAB, TokenIds
 from .sentences import KEYS as SENTENCE_KEYS, OFFSETS as SENTENCE_OFFSETS
@@ -29,6 +30,9 @@ class Reusable:
     spans: dict[bytes, list[tuple[int, int]]] = field(default_factory=dict)  # article key -> chunks
     quotes: dict[bytes, tuple] = field(default_factory=dict)  # article key -> sentences.cut's
     article_keys: set[bytes] | None = None  # the texts of the version's articles, if read
+    # its inverted file (for the training), the keys of its chunks, and how many chunks
+    # changed since that training (dense.keeps_training)
+    inverted_file: tuple[object, np.ndarray, int] | None = None
 
 
 def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) -> Reusable:
@@ -51,6 +55,9 @@ def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) ->
             vectors = array("vectors.npy")
             if len(vectors) == len(keys):
                 reuse.vectors = [(keys, vectors)]
+                if "inverted_file" in manifest:  # an inverted file, of a build that counts changes
+                    index = read_faiss_index(verified(folder, manifest, "faiss.index"))
+                    reuse.inverted_file = index, keys, int(manifest["inverted_file"]["changed"])
             if SENTENCE_KEYS in manifest["files"]:  # from format 3 on
                 known, vectors = array(SENTENCE_KEYS), array(SENTENCE_VECTORS)
                 if len(vectors) == len(known):
@@ -72,7 +79,7 @@ def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) ->
             if len(tokens.offsets) == len(keys) + 1:
                 reuse.tokens = keys, tokens
         reuse.article_keys = set(array("article_keys.npy").tolist())
-    except (IndexDamaged, OSError, ValueError, KeyError, TypeError, IndexError):
+    except (IndexDamaged, OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError):
         pass  # reuse what was read before the problem
     return reuse
 

@@ -10,7 +10,7 @@ import faiss
 import numpy as np
 import pytest
 
-from assistant import article_file, build, checksums, reuse, sentences, store
+from assistant import article_file, build, checksums, dense, reuse, sentences, store
 from assistant.article_file import ROWS
 from assistant.build import rebuild
 from assistant.chunking import chunk_article
@@ -18,6 +18,7 @@ from assistant.errors import IndexDamaged, IndexMismatch, IndexMissing
 from assistant.index import chunks_fit, load_index
 from assistant.lexical import tokenize
 from assistant.sentences import quote_spans
+from assistant.types import Article
 from assistant.retrieve import DateWindow, allowed_chunks, holds_nothing
 
 from conftest import BUNDLED_ARCHIVE, FakeEmbedder
@@ -134,6 +135,33 @@ def test_rebuild_reuses_vectors_of_unchanged_chunks_and_sentences(tmp_path, smal
     assert (first.embedded, second.embedded) == (first.chunks, 1)
     assert second.chunks == first.chunks + 1
     assert embedded == ["Late news\nA new article arrived today.", "A new article arrived today."]
+
+
+def test_a_rebuild_keeps_the_inverted_files_training_until_a_tenth_of_its_chunks_changed(
+        tmp_path, fake_embedder, monkeypatch):
+    monkeypatch.setattr(dense, "EXACT_BELOW", 100)  # an inverted file from 100 chunks on
+    articles = [Article(f"a{n}", f"Story {n}", f"Harbour{n} report{n % 7} on topic{n % 11} "
+                        f"and market{n % 13}.", date="2022-03-01") for n in range(220)]
+
+    def build_of(chosen):
+        build.build_index(chosen, [], ["test"], tmp_path, fake_embedder)
+        data = load(tmp_path, fake_embedder)
+        assert len(data.chunks) == len(chosen)  # one chunk an article
+        return data.faiss_index, np.asarray(data.vectors), data.manifest["inverted_file"]
+
+    def centroids(index):
+        return index.quantizer.reconstruct_n(0, index.nlist)
+
+    first, _, counted = build_of(articles[:180])
+    assert counted == {"changed": 0}
+    kept, vectors, counted = build_of(articles[2:185])  # 2 gone, 5 new: 7 of 183 changed
+    assert counted == {"changed": 7}
+    # The first version's training, filled with the new chunks' vectors.
+    assert faiss.serialize_index(kept).tobytes() == \
+        faiss.serialize_index(dense.make_faiss_index(vectors, trained=first)).tobytes()
+    retrained, _, counted = build_of(articles[2:200])  # 15 more: 22 of 198, over a tenth
+    assert counted == {"changed": 0}
+    assert not np.array_equal(centroids(retrained), centroids(first))
 
 
 def test_a_rebuild_counts_the_articles_of_the_last_version_it_no_longer_holds(
