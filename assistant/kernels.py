@@ -10,7 +10,7 @@ Python loop and 9.4 s sorting (word, chunk) pairs in numpy; the MinHash signatur
 0.5 s (1 s with lower-casing) against 4 s in Python. The loops release the GIL, so a
 question's keyword search runs while another thread embeds it, and a build's columns and
 signatures while other threads work. Compiled code is cached beside this file after the
-first call (about 7 s for them all).
+first call (about 9 s for them all).
 """
 from __future__ import annotations
 

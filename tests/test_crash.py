@@ -42,9 +42,13 @@ import faiss  # imported before "ready": kills should land in the rebuild itself
 
 from assistant.bench_rebuild import TextHashEmbedder
 from assistant.build import rebuild
+from assistant.dedup import find_clusters
 from assistant.lexical import LexicalIndex
+from assistant.types import Article
 
-LexicalIndex.build([["warm"]])  # numba's kernels loaded (compiled on their first use)
+# numba's kernels loaded (compiled on their first use): BM25's and the near-duplicate check's
+LexicalIndex.build([["warm"]])
+find_clusters([Article("warm", "warm", "warm")])
 
 print("ready", flush=True)
 started = time.monotonic()
