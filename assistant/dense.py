@@ -19,11 +19,11 @@ RETRAIN_AFTER = 0.1  # share of an inverted file's chunks changed before k-means
 def make_faiss_index(vectors: np.ndarray, exact_below: int | None = None, trained=None):
     """Inner-product search; on unit vectors, inner product is cosine similarity.
 
-    Below `exact_below` (default EXACT_BELOW) chunks, exact (IndexFlatIP: 1,536 bytes a chunk in memory). Above,
-    an inverted file of ~2·sqrt(n) k-means lists holding 8-bit scalar-quantised vectors
-    (IVF-SQ8: 384 bytes a chunk), of which NPROBE lists are searched. `trained`, an
-    inverted file whose training still fits (keeps_training), gives its lists' centroids
-    and quantiser instead of k-means (5.5 s at 120,000 chunks).
+    Below `exact_below` (default EXACT_BELOW) chunks, exact (IndexFlatIP: 1,536 bytes a
+    chunk in memory). Above, an inverted file of ~2·sqrt(n) k-means lists holding 8-bit
+    scalar-quantised vectors (IVF-SQ8: 384 bytes a chunk), of which NPROBE lists are
+    searched. `trained`, an inverted file whose training still fits (keeps_training),
+    gives its lists' centroids and quantiser instead of k-means (5.5 s at 120,000 chunks).
     """
     import faiss
 
