@@ -56,8 +56,7 @@ def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) ->
             if len(vectors) == len(keys):
                 reuse.vectors = [(keys, vectors)]
                 if "inverted_file" in manifest:  # an inverted file, of a build that counts changes
-                    index = read_faiss_index(verified(folder, manifest, "faiss.index"))
-                    reuse.inverted_file = index, keys, int(manifest["inverted_file"]["changed"])
+                    reuse.inverted_file = inverted_file(folder, manifest, keys)
             if SENTENCE_KEYS in manifest["files"]:  # from format 3 on
                 known, vectors = array(SENTENCE_KEYS), array(SENTENCE_VECTORS)
                 if len(vectors) == len(known):
@@ -79,9 +78,21 @@ def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) ->
             if len(tokens.offsets) == len(keys) + 1:
                 reuse.tokens = keys, tokens
         reuse.article_keys = set(array("article_keys.npy").tolist())
-    except (IndexDamaged, OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError):
+    except (IndexDamaged, OSError, ValueError, KeyError, TypeError, IndexError):
         pass  # reuse what was read before the problem
     return reuse
+
+
+def inverted_file(folder: Path, manifest: dict, keys: np.ndarray
+                  ) -> tuple[object, np.ndarray, int] | None:
+    """The version's inverted file (for its training), its chunks' keys and how many
+    chunks changed since it was trained; None if the file is damaged (k-means runs anew,
+    and the rest is still reused)."""
+    try:
+        index = read_faiss_index(verified(folder, manifest, "faiss.index"))
+        return index, keys, int(manifest["inverted_file"]["changed"])
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError):
+        return None
 
 
 def chunks_by_article(chunks: np.ndarray, article_keys: np.ndarray

@@ -18,8 +18,8 @@ from assistant.errors import IndexDamaged, IndexMismatch, IndexMissing
 from assistant.index import chunks_fit, load_index
 from assistant.lexical import tokenize
 from assistant.sentences import quote_spans
-from assistant.types import Article
 from assistant.retrieve import DateWindow, allowed_chunks, holds_nothing
+from assistant.types import Article
 
 from conftest import BUNDLED_ARCHIVE, FakeEmbedder
 
@@ -162,6 +162,23 @@ def test_a_rebuild_keeps_the_inverted_files_training_until_a_tenth_of_its_chunks
     retrained, _, counted = build_of(articles[2:200])  # 15 more: 22 of 198, over a tenth
     assert counted == {"changed": 0}
     assert not np.array_equal(centroids(retrained), centroids(first))
+
+
+def test_a_damaged_inverted_file_is_trained_anew_and_the_rest_still_reused(
+        tmp_path, fake_embedder, monkeypatch):
+    monkeypatch.setattr(dense, "EXACT_BELOW", 100)
+    articles = [Article(f"a{n}", f"Story {n}", f"Harbour{n} report{n % 7}.", date="2022-03-01")
+                for n in range(181)]
+    build.build_index(articles[:180], [], ["test"], tmp_path, fake_embedder)
+    with open(store.current_version(tmp_path) / "faiss.index", "r+b") as file:
+        file.seek(-8, 2)
+        file.write(b"damaged!")
+    embedded = []
+    monkeypatch.setattr(fake_embedder, "embed", lambda texts: embedded.extend(
+        texts) or FakeEmbedder.embed(fake_embedder, texts))
+    build.build_index(articles, [], ["test"], tmp_path, fake_embedder)
+    assert len(embedded) == 2  # the new chunk and its sentence: the rest was still reused
+    assert load(tmp_path, fake_embedder).manifest["inverted_file"] == {"changed": 0}
 
 
 def test_a_rebuild_counts_the_articles_of_the_last_version_it_no_longer_holds(
