@@ -35,7 +35,7 @@ def make_faiss_index(vectors: np.ndarray, exact_below: int | None = None, traine
     if trained is not None:
         index = empty_copy(trained)
     else:
-        lists = list_count(count)
+        lists = int(2 * np.sqrt(count))
         index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(dim), dim, lists,
                                               faiss.ScalarQuantizer.QT_8bit,
                                               faiss.METRIC_INNER_PRODUCT)
@@ -46,10 +46,6 @@ def make_faiss_index(vectors: np.ndarray, exact_below: int | None = None, traine
         index.add(np.ascontiguousarray(vectors[start:start + 100_000], dtype=np.float32))
     index.nprobe = NPROBE
     return index
-
-
-def list_count(count: int) -> int:
-    return int(2 * np.sqrt(count))
 
 
 def keeps_training(index, count: int, changed: int) -> bool:
