@@ -135,9 +135,10 @@ class Assistant:
         scoring: dict[str, Future] = {}  # keyword scores begun before their search
 
         def event_date(phrase: str, rest: str) -> str | None:
-            if method != "dense":  # the rest's keywords are scored beside the embedding
+            vector = vectors.of(phrase, rest)  # the rest is embedded alongside
+            if method != "dense":  # and its keywords scored while the event is dated
                 scoring[rest] = start_scoring(data, rest)
-            return date_of_event(data, vectors.of(phrase, rest))  # the rest alongside
+            return date_of_event(data, vector)
 
         when, narrowed = news.read_window(question, window, event_date) if read_dates \
             else (None, window)
