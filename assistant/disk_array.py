@@ -4,7 +4,7 @@ A server asks each index file for a few rows a question. Simply mapped, every pa
 touched would stay resident in the server (and the kernel maps neighbouring pages along
 with each one read): at a million chunks that was most of the server's memory. So rows
 are read with pread (DiskArray), or, where a question reads megabytes (BM25's columns),
-mapped and handed back after a budget of use (MappedArray): that saves copying them.
+mapped and handed back after use (MappedArray): that saves copying them.
 """
 from __future__ import annotations
 
@@ -14,11 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-# Rows read from a mapped file stay mapped until this many bytes of it were read since
-# its pages were last handed back. Handing back each BM25 column after its question
-# (a system call, then a fault per 64 KB when a later question reads it again) cost
-# 0.5-0.8 ms at p50 and 1.5-5 ms at p95 of an ask at 1M chunks (README, "Performance").
-MAPPED_BUDGET = 16 << 20
+# A fault maps the cached pages around it too, up to this aligned block (Linux's
+# fault_around_bytes): released ranges are widened to it, or those pages would stay.
+FAULT_AROUND = 1 << 16
 
 
 def npy_header(path: Path) -> tuple[np.dtype, tuple[int, ...], int]:
@@ -55,9 +53,9 @@ class DiskArray:
 
 
 class MappedArray:
-    """A saved one-dimensional array, mapped read-only: `array[start:stop]` is a view.
-    `release(start, stop)` says those rows were read; past MAPPED_BUDGET bytes read, all
-    of the file's pages are unmapped from this process (the kernel keeps them cached)."""
+    """A saved one-dimensional array, mapped read-only: `array[start:stop]` is a view;
+    `release(start, stop)` unmaps those rows' pages from this process once read (the
+    kernel keeps them cached for the next question)."""
 
     def __init__(self, path: Path):
         dtype, shape, offset = npy_header(path)
@@ -66,7 +64,7 @@ class MappedArray:
         with open(path, "rb") as file:
             self.map = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
         self.array = np.frombuffer(self.map, dtype=dtype, count=shape[0], offset=offset)
-        self.itemsize, self.read_bytes = dtype.itemsize, 0
+        self.offset, self.itemsize = offset, dtype.itemsize
 
     def __len__(self) -> int:
         return len(self.array)
@@ -75,7 +73,8 @@ class MappedArray:
         return self.array[rows]
 
     def release(self, start: int, stop: int) -> None:
-        self.read_bytes += max(stop - start, 0) * self.itemsize
-        if self.read_bytes > MAPPED_BUDGET and hasattr(self.map, "madvise"):  # not on Windows
-            self.read_bytes = 0
-            self.map.madvise(mmap.MADV_DONTNEED)
+        if stop <= start or not hasattr(self.map, "madvise"):  # not on Windows
+            return
+        first = (self.offset + start * self.itemsize) // FAULT_AROUND * FAULT_AROUND
+        last = -(-(self.offset + stop * self.itemsize) // FAULT_AROUND) * FAULT_AROUND
+        self.map.madvise(mmap.MADV_DONTNEED, first, min(last, len(self.map)) - first)
