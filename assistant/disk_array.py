@@ -4,7 +4,8 @@ A server asks each index file for a few rows a question. Simply mapped, every pa
 touched would stay resident in the server (and the kernel maps neighbouring pages along
 with each one read): at a million chunks that was most of the server's memory. So rows
 are read with pread (DiskArray), or, where a question reads megabytes (BM25's columns),
-mapped and handed back after use (MappedArray): that saves copying them.
+mapped, asked for all at once, and handed back after use (MappedArray): that saves
+copying them.
 """
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ class DiskArray:
 
 class MappedArray:
     """A saved one-dimensional array, mapped read-only: `array[start:stop]` is a view;
+    `prefetch(start, stop)` has those rows read from disk now, if they are not cached;
     `release(start, stop)` unmaps those rows' pages from this process once read (the
     kernel keeps them cached for the next question)."""
 
@@ -71,6 +73,16 @@ class MappedArray:
 
     def __getitem__(self, rows: slice) -> np.ndarray:
         return self.array[rows]
+
+    def prefetch(self, start: int, stop: int) -> None:
+        """Start reading rows start:stop into the page cache, without waiting. Left to
+        faults, pages not cached are read one fault at a time, each with the device's
+        read-ahead window around it (8 MB here: 125 MB read for one question on BM25
+        columns not in the cache, against 6 MB with this)."""
+        if stop <= start or not hasattr(self.map, "madvise"):  # not on Windows
+            return
+        first = (self.offset + start * self.itemsize) // mmap.PAGESIZE * mmap.PAGESIZE
+        self.map.madvise(mmap.MADV_WILLNEED, first, self.offset + stop * self.itemsize - first)
 
     def release(self, start: int, stop: int) -> None:
         if stop <= start or not hasattr(self.map, "madvise"):  # not on Windows

@@ -185,7 +185,9 @@ class LexicalIndex:
         from .kernels import add_column
 
         total = np.zeros(self.num_docs, dtype=np.float32)
-        for word in (self.vocab[t] for t in tokenize(query) if t in self.vocab):
+        words = [self.vocab[t] for t in tokenize(query) if t in self.vocab]
+        self.columns.prefetch(words)
+        for word in words:
             add_column(total, *self.columns.column(word))
             self.columns.release(word)
         return total
@@ -232,6 +234,15 @@ class Columns:
     def column(self, word: int) -> tuple[np.ndarray, np.ndarray]:
         start, end = int(self.indptr[word]), int(self.indptr[word + 1])
         return self.indices[start:end], self.data[start:end]
+
+    def prefetch(self, words: list[int]) -> None:
+        """The columns about to be read, asked of the disk at once where not cached: the
+        reads then overlap (a question at 1M chunks whose columns were not cached took
+        44 ms at the median instead of 181, README "Performance")."""
+        for word in dict.fromkeys(words):
+            for array in (self.indices, self.data):
+                if isinstance(array, MappedArray):
+                    array.prefetch(int(self.indptr[word]), int(self.indptr[word + 1]))
 
     def release(self, word: int) -> None:
         """Done reading the column: its pages need not stay resident (MappedArray)."""
