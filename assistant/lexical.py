@@ -237,8 +237,8 @@ class Columns:
 
     def prefetch(self, words: list[int]) -> None:
         """The columns about to be read, asked of the disk at once where not cached: the
-        reads then overlap (a question at 1M chunks whose columns were not cached took
-        44 ms at the median instead of 181, README "Performance")."""
+        reads then overlap (an ask at 1M chunks whose files were not cached took 57 ms at
+        the median instead of 226, README "Performance")."""
         for word in dict.fromkeys(words):
             for array in (self.indices, self.data):
                 if isinstance(array, MappedArray):
