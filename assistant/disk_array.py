@@ -77,8 +77,8 @@ class MappedArray:
     def prefetch(self, start: int, stop: int) -> None:
         """Start reading rows start:stop into the page cache, without waiting. Left to
         faults, pages not cached are read one fault at a time, each with the device's
-        read-ahead window around it (8 MB here: 125 MB read for one question on BM25
-        columns not in the cache, against 6 MB with this)."""
+        read-ahead window around it (8 MB here: at 1M chunks, an ask whose BM25 columns
+        were not cached read 125 MB, against 5.6 MB with this)."""
         if stop <= start or not hasattr(self.map, "madvise"):  # not on Windows
             return
         first = (self.offset + start * self.itemsize) // mmap.PAGESIZE * mmap.PAGESIZE
