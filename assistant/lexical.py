@@ -231,21 +231,27 @@ class Columns:
     indices: "np.ndarray | MappedArray"
     indptr: np.ndarray
 
+    def bounds(self, word: int) -> tuple[int, int]:
+        """Where word's column lies in indices and data."""
+        return int(self.indptr[word]), int(self.indptr[word + 1])
+
     def column(self, word: int) -> tuple[np.ndarray, np.ndarray]:
-        start, end = int(self.indptr[word]), int(self.indptr[word + 1])
+        start, end = self.bounds(word)
         return self.indices[start:end], self.data[start:end]
+
+    def mapped(self) -> list[MappedArray]:
+        """The arrays read from disk (a loaded index's; a build's are in memory)."""
+        return [array for array in (self.indices, self.data) if isinstance(array, MappedArray)]
 
     def prefetch(self, words: list[int]) -> None:
         """The columns about to be read, asked of the disk at once where not cached: the
         reads then overlap (an ask at 1M chunks whose files were not cached took 57 ms at
         the median instead of 226, README "Performance")."""
         for word in dict.fromkeys(words):
-            for array in (self.indices, self.data):
-                if isinstance(array, MappedArray):
-                    array.prefetch(int(self.indptr[word]), int(self.indptr[word + 1]))
+            for array in self.mapped():
+                array.prefetch(*self.bounds(word))
 
     def release(self, word: int) -> None:
         """Done reading the column: its pages need not stay resident (MappedArray)."""
-        for array in (self.indices, self.data):
-            if isinstance(array, MappedArray):
-                array.release(int(self.indptr[word]), int(self.indptr[word + 1]))
+        for array in self.mapped():
+            array.release(*self.bounds(word))
