@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from . import dedup
+
 
 @njit(cache=True, nogil=True)
 def add_column(total: np.ndarray, docs: np.ndarray, scores: np.ndarray) -> None:
@@ -119,7 +121,7 @@ def min_hashes(values: np.ndarray, ends: np.ndarray, a: np.ndarray, b: np.ndarra
 
 
 FNV_OFFSET, FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
-GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # dedup.GOLDEN
+GOLDEN = np.uint64(dedup.GOLDEN)
 
 
 @njit(cache=True, nogil=True)
