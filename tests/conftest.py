@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 
@@ -79,6 +80,27 @@ def write(path: Path, content: str | bytes) -> Path:
         path.write_text(content, encoding="utf-8")
     return path
 
+
+
+def dropped_from_page_cache(*paths: Path) -> None:
+    """Written out, then dropped from the page cache: as after a while unused."""
+    for path in paths:
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+            os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(descriptor)
+
+
+def bytes_read_from_storage() -> int:
+    """This process's reads that reached the disk (Linux's /proc/self/io)."""
+    with open("/proc/self/io") as io:
+        return next(int(line.split()[1]) for line in io if line.startswith("read_bytes"))
+
+
+needs_io_counts = pytest.mark.skipif(not Path("/proc/self/io").exists(),
+                                     reason="needs Linux's per-process I/O counts")
 
 @pytest.fixture
 def small_archive(tmp_path):

@@ -3,8 +3,6 @@ search (an oracle), date filters on it, and articles read lazily from disk."""
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -18,6 +16,8 @@ from assistant.disk_array import MappedArray
 from assistant.embed import normalise
 from assistant.index import IndexData
 from assistant.types import Article
+
+from conftest import bytes_read_from_storage, dropped_from_page_cache, needs_io_counts
 
 
 def clustered(count: int, dim: int = 32, seed: int = 0) -> np.ndarray:
@@ -164,23 +164,13 @@ def test_mapped_rows_read_then_released_do_not_stay_resident(tmp_path):
         MappedArray(path)
 
 
-def bytes_read_from_storage() -> int:
-    with open("/proc/self/io") as io:
-        return next(int(line.split()[1]) for line in io if line.startswith("read_bytes"))
 
-
+@needs_io_counts
 def test_prefetched_rows_are_read_from_disk_without_the_read_ahead_around_them(tmp_path):
-    if not Path("/proc/self/io").exists():
-        pytest.skip("needs Linux's per-process I/O counts")
     path = tmp_path / "column.npy"
     values = np.arange(16_000_000, dtype=np.float32)  # 64 MB
     np.save(path, values)
-    descriptor = os.open(path, os.O_RDONLY)
-    try:  # written out, then dropped from the page cache: as after a while unused
-        os.fsync(descriptor)
-        os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(descriptor)
+    dropped_from_page_cache(path)
     array = MappedArray(path)
     before = bytes_read_from_storage()
     rows = slice(8_000_000, 8_050_000)  # 200 KB; a fault alone reads the device's

@@ -7,8 +7,10 @@ import random
 import numpy as np
 import pytest
 
-from assistant.lexical import (DATA, EMPTY, LexicalIndex, TokenIds, best_ids, merge_tokens,
-                               tokenize)
+from assistant.lexical import (DATA, EMPTY, INDICES, LexicalIndex, TokenIds, best_ids,
+                               merge_tokens, tokenize)
+
+from conftest import bytes_read_from_storage, dropped_from_page_cache, needs_io_counts
 
 WORDS = "summit samarkand kazakhstan oil price tokayev election border grain rail".split()
 
@@ -151,3 +153,16 @@ def test_the_best_ids_are_those_of_sorting_every_score(block):
         kept.sort(key=lambda i: -scores[i])
         expected = [i for i in kept if scores[i] >= scores[kept[k - 1]]] if len(kept) > k else kept
         assert best_ids(scores, allowed, k, block).tolist() == sorted(expected)
+
+
+
+@needs_io_counts
+def test_a_question_on_columns_not_cached_reads_them_and_not_the_read_ahead_around(tmp_path):
+    # 2M postings of common words (8 MB a column file), and one chunk with a rare word.
+    common = [[f"word{n % 50}", f"term{n % 7}"] for n in range(1_000_000)]
+    LexicalIndex.build(common[:500_000] + [["samarkand"]] + common[500_000:]).save(tmp_path)
+    dropped_from_page_cache(tmp_path / DATA, tmp_path / INDICES)
+    loaded = LexicalIndex.load(tmp_path)
+    before = bytes_read_from_storage()
+    assert np.flatnonzero(loaded.scores("Samarkand")).tolist() == [500_000]
+    assert bytes_read_from_storage() - before <= 256 << 10  # a fault alone reads 8 MB here
