@@ -124,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
                 "serve": run_serve, "load": run_load}[args.command](args)
     except AssistantError as error:
         print(f"error: {error}", file=sys.stderr)
+        if getattr(args, "json", False):  # a script reading stdout still gets one object
+            print(json.dumps({"error": str(error)}, ensure_ascii=False))
         return 1
     except BrokenPipeError:  # `assistant ask ... | head`: the reader has all it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit

@@ -147,6 +147,19 @@ def test_fixable_errors_are_one_line_and_exit_1(capsys, args, message):
     assert message in error_line(capsys, args)
 
 
+@pytest.mark.parametrize("args, message", [
+    (["ask", "   "], "question is empty"),
+    (["ask", "anything", "--index", "/nonexistent/ix"], "assistant index --index"),
+    (["eval", "--corpus", "/nonexistent/c.jsonl", "--questions", "/nonexistent/q.jsonl"],
+     "/nonexistent/"),
+])
+def test_with_json_a_fixable_error_is_also_one_json_object_on_stdout(capsys, args, message):
+    assert main([*args, "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert out.count("\n") == 1 and message in json.loads(out)["error"]
+    assert err == f"error: {json.loads(out)['error']}\n"
+
+
 @pytest.mark.parametrize("command", [["index", "--archive", "archive"], ["index", "--check"],
                                      ["ask", "q"], ["serve", "--port", str(free_port())]])
 @pytest.mark.parametrize("index", ["afile", "afile/sub"])
