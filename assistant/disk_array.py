@@ -9,6 +9,7 @@ copying them.
 """
 from __future__ import annotations
 
+import ctypes
 import mmap
 import os
 from pathlib import Path
@@ -90,3 +91,23 @@ class MappedArray:
         first = (self.offset + start * self.itemsize) // FAULT_AROUND * FAULT_AROUND
         last = -(-(self.offset + stop * self.itemsize) // FAULT_AROUND) * FAULT_AROUND
         self.map.madvise(mmap.MADV_DONTNEED, first, min(last, len(self.map)) - first)
+
+
+
+LIBC = ctypes.CDLL(None, use_errno=True) if hasattr(mmap, "MADV_WILLNEED") else None
+
+
+def will_need(ranges: list[tuple[int, int]]) -> None:
+    """Start reading the pages under these address ranges (start, stop) of memory that
+    another library mapped from a file (FAISS's inverted lists), as MappedArray.prefetch
+    does for its own maps; ranges that touch are asked for in one call."""
+    if LIBC is None:
+        return
+    merged: list[list[int]] = []
+    for start, stop in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], stop)
+        else:
+            merged.append([start // mmap.PAGESIZE * mmap.PAGESIZE, stop])
+    for start, stop in merged:
+        LIBC.madvise(ctypes.c_void_p(start), ctypes.c_size_t(stop - start), mmap.MADV_WILLNEED)

@@ -113,10 +113,17 @@ class IndexData:
         so a date mask over chunks repeats each article's verdict that many times."""
         return np.bincount(self.chunks[:, 0], minlength=len(self.articles))
 
+    @cached_property
+    def lists_asked(self) -> np.ndarray | None:
+        """Per list of an inverted file, whether this process has asked the disk for it
+        (dense.read_lists_ahead); None for an exact index."""
+        lists = getattr(self.faiss_index, "nlist", None)
+        return None if lists is None else np.zeros(lists, dtype=bool)
+
     def dense_search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[Hit]:
         """Top-k chunks by cosine to the unit `query` vector, among the `allowed` ones (a
         mask over chunk ids; None: all)."""
-        return dense_search(self.faiss_index, self.vectors, query, k, allowed)
+        return dense_search(self.faiss_index, self.vectors, query, k, allowed, self.lists_asked)
 
 
 def save_index(folder: Path, data: IndexData, article_keys: list[bytes]) -> None:

@@ -3,6 +3,7 @@ search (an oracle), date filters on it, and articles read lazily from disk."""
 from __future__ import annotations
 
 import json
+import resource
 from types import SimpleNamespace
 
 import numpy as np
@@ -11,11 +12,12 @@ import pytest
 from assistant import article_file
 from assistant.article_file import (ROWS, ArticleFile, article_dates, json_line,
                                     article_facets, text_lengths, write_articles)
-from assistant.dense import exact_filter_cheaper, make_faiss_index, read_faiss_index
+from assistant.dense import (NPROBE, exact_filter_cheaper, make_faiss_index, read_faiss_index,
+                             search_params)
 from assistant.disk_array import MappedArray
 from assistant.embed import normalise
 from assistant.index import IndexData
-from assistant.types import Article
+from assistant.types import Article, Hit
 
 from conftest import bytes_read_from_storage, dropped_from_page_cache, needs_io_counts
 
@@ -163,6 +165,45 @@ def test_mapped_rows_read_then_released_do_not_stay_resident(tmp_path):
     with pytest.raises(ValueError):
         MappedArray(path)
 
+
+
+def test_searches_of_an_inverted_file_read_from_disk_match_faiss_own(tmp_path):
+    """dense_search asks FAISS's C++ search for the lists it picked itself (and read
+    ahead): the same hits as FAISS's own search, with and without a filter."""
+    import faiss
+
+    vectors = clustered(6000)
+    faiss.write_index(make_faiss_index(vectors, 1000), str(tmp_path / "faiss.index"))
+    data = data_over(vectors, exact_below=1000)
+    data.faiss_index = read_faiss_index(tmp_path / "faiss.index")
+    rng = np.random.default_rng(5)
+    for query in clustered(10, seed=6):
+        mask = rng.random(len(vectors)) < 0.3  # a filter the inverted file probes for
+        for allowed in (None, mask):
+            count = len(vectors) if allowed is None else int(mask.sum())
+            scores, ids = data.faiss_index.search(
+                query[None], 20, params=search_params(data.faiss_index, allowed, count))
+            assert data.dense_search(query, 20, allowed) == [
+                Hit(int(i), float(s)) for i, s in zip(ids[0], scores[0])]
+    assert data.lists_asked.sum() >= NPROBE  # the lists probed are asked for once
+
+
+@needs_io_counts
+def test_a_search_of_lists_not_cached_waits_on_no_page_read_alone(tmp_path):
+    """Left to faults on FAISS's map, a question's probed lists and the centroids were
+    read a page at a time, one after another (1,366 faults, 125 ms at 1M chunks). Asked
+    for at load (centroids) and before the search (lists), they are read side by side."""
+    import faiss
+
+    vectors = normalise(np.random.default_rng(7).standard_normal((200_000, 64)).astype(np.float32))
+    path = tmp_path / "faiss.index"  # 14 MB of lists, 16 KB each: 16 are probed
+    faiss.write_index(make_faiss_index(vectors, 1000), str(path))
+    dropped_from_page_cache(path)
+    data = IndexData({}, [], np.zeros((0, 3), np.int64), np.zeros(0, "S20"), vectors,
+                     read_faiss_index(path), None, None)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_majflt
+    assert len(data.dense_search(vectors[0], 10)) == 10
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_majflt - faults <= 2
 
 
 @needs_io_counts
