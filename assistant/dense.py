@@ -6,13 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .disk_array import will_need
+from .disk_array import rows_of, will_need
 from .types import Hit
 
 EXACT_BELOW = 100_000  # chunks; larger indexes are approximate (README, "Performance")
 NPROBE = 16  # inverted lists searched per query (of ~2·sqrt(n))
 # Scoring one allowed chunk exactly (its float32 vector read from disk) costs about as much
-# as scanning this many 8-bit codes of a probed list: 0.35-0.45 us against 6-9 ns.
+# as scanning this many 8-bit codes of a probed list: 0.35-0.45 us against 6-9 ns (read
+# through a map; with a pread per article's run of chunks, 0.4-0.9 us).
 GATHER_COST = 50
 RETRAIN_AFTER = 0.1  # share of an inverted file's chunks changed before k-means runs anew
 
@@ -178,7 +179,7 @@ def dense_search(faiss_index, vectors: np.ndarray, query: np.ndarray, k: int,
         # Few chunks allowed: exact scores from their vectors (read from disk) beat
         # probing lists that hold hardly any of them.
         ids = np.flatnonzero(allowed)
-        scores = np.asarray(vectors[ids] @ query.astype(np.float32))
+        scores = rows_of(vectors, ids) @ query.astype(np.float32)
         top = np.argsort(-scores, kind="stable")[:k]
         return [Hit(int(ids[i]), float(scores[i])) for i in top]
     # One question, one thread: FAISS's OpenMP team would spin at its barriers against

@@ -3,9 +3,9 @@
 A server asks each index file for a few rows a question. Simply mapped, every page it
 touched would stay resident in the server (and the kernel maps neighbouring pages along
 with each one read): at a million chunks that was most of the server's memory. So rows
-are read with pread (DiskArray), or, where a question reads megabytes (BM25's columns),
-mapped, asked for all at once, and handed back after use (MappedArray): that saves
-copying them.
+are read with pread (DiskArray, rows_of), or, where a question reads megabytes (BM25's
+columns), mapped, asked for all at once, and handed back after use (MappedArray): that
+saves copying them.
 """
 from __future__ import annotations
 
@@ -93,7 +93,6 @@ class MappedArray:
         self.map.madvise(mmap.MADV_DONTNEED, first, min(last, len(self.map)) - first)
 
 
-
 LIBC = ctypes.CDLL(None, use_errno=True) if hasattr(mmap, "MADV_WILLNEED") else None
 
 
@@ -111,3 +110,30 @@ def will_need(ranges: list[tuple[int, int]]) -> None:
             merged.append([start // mmap.PAGESIZE * mmap.PAGESIZE, stop])
     for start, stop in merged:
         LIBC.madvise(ctypes.c_void_p(start), ctypes.c_size_t(stop - start), mmap.MADV_WILLNEED)
+
+
+def rows_of(array: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """array[ids], for sorted `ids`. From a mapped saved array (np.memmap) the rows are
+    asked for at once, then read with one pread per run of consecutive ids, rather than
+    through the map: there, rows not cached were read a fault at a time, one after
+    another (at 1M chunks, the 5,204 vectors of every 100th article: 1.6-2.4 s, against
+    36-57 ms this way), and every page read stayed resident in the server (74 MB)."""
+    if not isinstance(array, np.memmap) or array.filename is None or len(ids) == 0 \
+            or not hasattr(os, "posix_fadvise"):  # Linux's calls
+        return np.asarray(array[ids])
+    row_bytes = array.dtype.itemsize * int(np.prod(array.shape[1:], dtype=np.int64))
+    breaks = np.flatnonzero(np.diff(ids) != 1) + 1
+    runs = list(zip(ids[np.r_[0, breaks]].tolist(), (ids[np.r_[breaks - 1, -1]] + 1).tolist()))
+    rows = np.empty((len(ids), *array.shape[1:]), dtype=array.dtype)
+    buffer, done = memoryview(rows.reshape(-1).view(np.uint8)), 0
+    with open(array.filename, "rb") as file:
+        for start, stop in runs:
+            os.posix_fadvise(file.fileno(), array.offset + start * row_bytes,
+                             (stop - start) * row_bytes, os.POSIX_FADV_WILLNEED)
+        for start, stop in runs:
+            size = (stop - start) * row_bytes
+            if os.preadv(file.fileno(), [buffer[done:done + size]],
+                         array.offset + start * row_bytes) != size:
+                raise OSError(f"{array.filename} is shorter than its header says")
+            done += size
+    return rows
