@@ -228,7 +228,7 @@ def load_index(folder: Path, model_name: str, fingerprint: str,
         articles = ArticleFile(folder / "articles.jsonl",
                                folder / ROWS if ROWS in manifest["files"] else None)
         chunks = np.load(folder / "chunks.npy", allow_pickle=False)
-        # Keys and vectors are only read by rebuilds (and small filtered searches): mapped.
+        # Keys and vectors are read by rebuilds (and small filtered searches, with pread): mapped.
         keys, vectors = (np.load(folder / name, mmap_mode="r", allow_pickle=False)
                          for name in ("keys.npy", "vectors.npy"))
         faiss_index = read_faiss_index(folder / "faiss.index")
