@@ -77,3 +77,34 @@ def test_a_damaged_cache_is_made_again_and_an_unwritable_one_still_works(monkeyp
     assert not list(folder.parent.glob(".partial-*"))  # nothing half-written is left behind
     monkeypatch.setenv("XDG_CACHE_HOME", "/proc/no-such-dir")
     assert openvino_model.cached_model(core, tmp_path, "m").get_friendly_name() == "tiny"
+
+
+def test_a_compiled_model_is_reused_and_a_damaged_one_compiled_again(monkeypatch, tmp_path):
+    import openvino
+
+    made = []
+    monkeypatch.setattr(openvino_model, "cached_model",
+                        lambda core, path, name: made.append(name) or tiny_model())
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (openvino_model.cache_root() / "m").mkdir(parents=True)
+    core, config = openvino.Core(), {"NUM_STREAMS": "1"}
+    tokens = np.array([[-1.0, 2.0]], dtype=np.float32)
+
+    def relu_of_tokens() -> np.ndarray:
+        compiled = openvino_model.compiled_model(core, tmp_path, "m", config)
+        return compiled.create_infer_request().infer([tokens])[0]
+
+    assert np.array_equal(relu_of_tokens(), [[0.0, 2.0]]) and len(made) == 1
+    assert np.array_equal(relu_of_tokens(), [[0.0, 2.0]]) and len(made) == 1  # imported
+    [blob] = (openvino_model.cache_root() / "m").glob("compiled-*.blob")
+    damaged = bytearray(blob.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    blob.write_bytes(bytes(damaged))
+    assert np.array_equal(relu_of_tokens(), [[0.0, 2.0]]) and len(made) == 2  # compiled again
+    assert np.array_equal(relu_of_tokens(), [[0.0, 2.0]]) and len(made) == 2
+    config = {"NUM_STREAMS": "2"}  # another setting: another compiled model
+    assert np.array_equal(relu_of_tokens(), [[0.0, 2.0]]) and len(made) == 3
+    assert len(list(blob.parent.glob("compiled-*.blob"))) == 2
+    assert not list(blob.parent.glob(".partial-*"))
+    monkeypatch.setenv("XDG_CACHE_HOME", "/proc/no-such-dir")
+    assert np.array_equal(relu_of_tokens(), [[0.0, 2.0]])  # an unwritable cache still works
