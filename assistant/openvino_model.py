@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import logging
 import os
@@ -139,8 +140,6 @@ def compiled_model(core, model_path: Path, name: str, config: dict):
     of every process's start, importing the compiled model from the cache 0.2 s. It is
     checked against its SHA-256 first: OpenVINO's own cache of compiled models keeps no
     checksum, and a damaged one loaded and embedded NaNs."""
-    import openvino
-
     cpu = [core.get_property("CPU", "FULL_DEVICE_NAME"),
            core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")]
     key = hashlib.sha256(json.dumps([cpu, config], sort_keys=True).encode()).hexdigest()
@@ -148,12 +147,13 @@ def compiled_model(core, model_path: Path, name: str, config: dict):
     try:
         stored = memoryview(path.read_bytes())
         if hashlib.sha256(stored[32:]).digest() == stored[:32]:
-            return core.import_model(openvino.Tensor(np.frombuffer(stored[32:], np.uint8)),
-                                     "CPU", config)
+            return core.import_model(io.BytesIO(stored[32:]), "CPU", config)
     except (OSError, RuntimeError):
         pass  # not there yet, or not importable: compile it again
     compiled = core.compile_model(cached_model(core, model_path, name), "CPU", config)
-    blob = compiled.export_model().getvalue()
+    stream = io.BytesIO()  # the stream form: what export_model() returns varies by release
+    compiled.export_model(stream)
+    blob = stream.getvalue()
     try:
         write_atomically(path, hashlib.sha256(blob).digest() + blob)
     except OSError:
