@@ -25,6 +25,10 @@ VOCAB, TOKENS, OFFSETS = "vocab.index.json", "token_ids.npy", "token_offsets.npy
 PARAMS = "params.index.json"  # bm25s's file names
 DATA, INDICES, INDPTR = "data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy"
 BOUND_BLOCK = 2048  # scores a block; the blocks' maxima bound the top k from below
+# Below this many chunks BM25 adds its columns with numpy, 4-7 times slower a posting than
+# the compiled loop, but numba's import and first call in a process take 0.7 s: more than
+# a one-shot `assistant ask` on such an index takes in all (README, "Performance").
+COMPILED_FROM = 50_000
 
 
 def tokenize(text: str) -> list[str]:
@@ -182,13 +186,12 @@ class LexicalIndex:
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for `query` (zeros where no query word occurs); a
         word asked twice counts twice, as in bm25s."""
-        from .kernels import add_column
-
         total = np.zeros(self.num_docs, dtype=np.float32)
         words = [self.vocab[t] for t in tokenize(query) if t in self.vocab]
         self.columns.prefetch(words)
+        add = add_column_with_numpy if self.num_docs < COMPILED_FROM else compiled_add_column()
         for word in words:
-            add_column(total, *self.columns.column(word))
+            add(total, *self.columns.column(word))
             self.columns.release(word)
         return total
 
@@ -201,6 +204,16 @@ class LexicalIndex:
         ids = best_ids(scores, allowed, k)
         order = np.lexsort((ids, -scores[ids]))[:k]  # the k best, of them and ties
         return ids[order], scores[ids[order]]
+
+
+def add_column_with_numpy(total: np.ndarray, docs: np.ndarray, scores: np.ndarray) -> None:
+    total[docs] += scores  # a column holds each chunk once
+
+
+def compiled_add_column():
+    from .kernels import add_column
+
+    return add_column
 
 
 def best_ids(scores: np.ndarray, allowed: np.ndarray | None, k: int,

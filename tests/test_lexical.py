@@ -41,6 +41,21 @@ def test_a_loaded_index_scores_as_bm25s_does(saved, query):
     assert np.allclose(built.scores(query), expected, atol=1e-6)
 
 
+@pytest.mark.parametrize("compiled_from", [0, 10**9], ids=["compiled", "numpy"])
+def test_the_compiled_and_numpy_additions_score_alike_bit_for_bit(monkeypatch, compiled_from):
+    texts = random_texts(5000, seed=4)
+    index = LexicalIndex.build([tokenize(t) for t in texts])
+    monkeypatch.setattr("assistant.lexical.COMPILED_FROM", compiled_from)
+    for query in ("summit", "oil price price", "grain rail border election", "nothing"):
+        expected = np.zeros(5000, dtype=np.float32)
+        for word in tokenize(query):  # each posting added in turn, in float32
+            if word in index.vocab:
+                docs, scores = index.columns.column(index.vocab[word])
+                for doc, score in zip(docs.tolist(), scores.tolist()):
+                    expected[doc] = np.float32(expected[doc] + np.float32(score))
+        assert np.array_equal(index.scores(query), expected)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_index_built_equals_bm25s_bit_for_bit(seed):
     """Words numbered in the order they first appear, as the build did with bm25s; then
