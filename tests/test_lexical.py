@@ -3,6 +3,8 @@ index against bm25s's own scoring."""
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -54,6 +56,18 @@ def test_the_compiled_and_numpy_additions_score_alike_bit_for_bit(monkeypatch, c
                 for doc, score in zip(docs.tolist(), scores.tolist()):
                     expected[doc] = np.float32(expected[doc] + np.float32(score))
         assert np.array_equal(index.scores(query), expected)
+
+
+def test_asking_a_small_index_loads_no_numba(saved):
+    """numba's import and first call take 0.7 s of a process: more than a one-shot ask of
+    a small index takes in all. A large index loads it (COMPILED_FROM)."""
+    _, folder = saved
+    script = ("import pathlib, sys; from assistant.lexical import LexicalIndex; "
+              f"LexicalIndex.load(pathlib.Path({str(folder)!r})).scores('oil price'); "
+              "print('numba' in sys.modules)")
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True).stdout.split()
+    assert loaded == ["False"]
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
