@@ -160,7 +160,9 @@ def prepare(corpus: Path, questions_path: Path, index_dir: Path, embedder,
     articles = corpus_slice(articles, questions, corpus_days)
     cache = EmbeddingCache(cache_root or default_cache_root(), embedder.fingerprint)
     rebuilt = ensure_index(articles, problems, index_dir, embedder, cache, progress)
-    return questions, Assistant(index_dir, embedder), rebuilt
+    assistant = Assistant(index_dir, embedder)
+    assistant.warm_up()  # as a server does: many questions follow
+    return questions, assistant, rebuilt
 
 
 def evaluate(questions: list[Question], assistant: Assistant, methods=METHODS,

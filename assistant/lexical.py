@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
@@ -25,9 +26,12 @@ VOCAB, TOKENS, OFFSETS = "vocab.index.json", "token_ids.npy", "token_offsets.npy
 PARAMS = "params.index.json"  # bm25s's file names
 DATA, INDICES, INDPTR = "data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy"
 BOUND_BLOCK = 2048  # scores a block; the blocks' maxima bound the top k from below
-# Below this many chunks BM25 adds its columns with numpy, 4-7 times slower a posting than
-# the compiled loop, but numba's import and first call in a process take 0.7 s: more than
-# a one-shot `assistant ask` on such an index takes in all (README, "Performance").
+# BM25 adds a question's columns with numba's compiled loop in a process that has loaded it,
+# with numpy before: 4-7 times slower a posting, a few ms a question even at a million
+# chunks, while numba's import and first call take 0.7 s, more than a one-shot
+# `assistant ask` takes in all. A build loads it; so does a process that will ask many
+# questions (Assistant.warm_up) of an index of this many chunks or more (README,
+# "Performance").
 COMPILED_FROM = 50_000
 
 
@@ -189,7 +193,7 @@ class LexicalIndex:
         total = np.zeros(self.num_docs, dtype=np.float32)
         words = [self.vocab[t] for t in tokenize(query) if t in self.vocab]
         self.columns.prefetch(words)
-        add = add_column_with_numpy if self.num_docs < COMPILED_FROM else compiled_add_column()
+        add = column_adder()
         for word in words:
             add(total, *self.columns.column(word))
             self.columns.release(word)
@@ -205,15 +209,31 @@ class LexicalIndex:
         order = np.lexsort((ids, -scores[ids]))[:k]  # the k best, of them and ties
         return ids[order], scores[ids[order]]
 
+    def load_compiled_loop(self) -> None:
+        """Loads numba's loop for adding columns when this index holds COMPILED_FROM chunks
+        or more, for a process about to ask many questions of it."""
+        if self.num_docs >= COMPILED_FROM:
+            load_compiled_loop(self.columns)
+
+
+def load_compiled_loop(columns: "Columns") -> None:
+    """Imports numba's loop and makes its first call on these columns' types (numba
+    specialises on them, read-only maps included): 0.7 s of a process. scores() uses it
+    from then on."""
+    from .kernels import add_column
+
+    add_column(np.zeros(1, np.float32), columns.indices[0:0], columns.data[0:0])
+
+
+def column_adder():
+    """The compiled loop if this process has loaded it (kernels.py), else numpy's addition:
+    the same float32 sums."""
+    kernels = sys.modules.get(f"{__package__}.kernels")
+    return kernels.add_column if kernels else add_column_with_numpy
+
 
 def add_column_with_numpy(total: np.ndarray, docs: np.ndarray, scores: np.ndarray) -> None:
     total[docs] += scores  # a column holds each chunk once
-
-
-def compiled_add_column():
-    from .kernels import add_column
-
-    return add_column
 
 
 def best_ids(scores: np.ndarray, allowed: np.ndarray | None, k: int,

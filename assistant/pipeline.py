@@ -117,8 +117,11 @@ class Assistant:
     def warm_up(self) -> None:
         """Load the index and the model and ask one question, so that a problem surfaces
         now, with its message, and the first user's question is not the slow one (it
-        would load the model and BM25's compiled loops). The sources and categories are
-        read too: an index built before they were saved reads every article for them."""
+        would load the model). A large index's keyword search loads its compiled loop
+        (lexical.COMPILED_FROM): asked many questions, the process gains it back. The
+        sources and categories are read too: an index built before they were saved reads
+        every article for them."""
+        self.data.lexical.load_compiled_loop()
         self.ask("news")
         self.data.facets
 

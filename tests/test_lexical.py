@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from assistant.lexical import (DATA, EMPTY, INDICES, LexicalIndex, TokenIds, best_ids,
-                               merge_tokens, tokenize)
+from assistant.lexical import (DATA, EMPTY, INDICES, LexicalIndex, TokenIds,
+                               add_column_with_numpy, best_ids, merge_tokens, tokenize)
 
 from conftest import bytes_read_from_storage, dropped_from_page_cache, needs_io_counts
 
@@ -43,11 +43,14 @@ def test_a_loaded_index_scores_as_bm25s_does(saved, query):
     assert np.allclose(built.scores(query), expected, atol=1e-6)
 
 
-@pytest.mark.parametrize("compiled_from", [0, 10**9], ids=["compiled", "numpy"])
-def test_the_compiled_and_numpy_additions_score_alike_bit_for_bit(monkeypatch, compiled_from):
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+def test_the_compiled_and_numpy_additions_score_alike_bit_for_bit(monkeypatch, compiled):
+    from assistant.kernels import add_column
+
     texts = random_texts(5000, seed=4)
     index = LexicalIndex.build([tokenize(t) for t in texts])
-    monkeypatch.setattr("assistant.lexical.COMPILED_FROM", compiled_from)
+    adder = add_column if compiled else add_column_with_numpy
+    monkeypatch.setattr("assistant.lexical.column_adder", lambda: adder)
     for query in ("summit", "oil price price", "grain rail border election", "nothing"):
         expected = np.zeros(5000, dtype=np.float32)
         for word in tokenize(query):  # each posting added in turn, in float32
@@ -58,16 +61,25 @@ def test_the_compiled_and_numpy_additions_score_alike_bit_for_bit(monkeypatch, c
         assert np.array_equal(index.scores(query), expected)
 
 
-def test_asking_a_small_index_loads_no_numba(saved):
-    """numba's import and first call take 0.7 s of a process: more than a one-shot ask of
-    a small index takes in all. A large index loads it (COMPILED_FROM)."""
+@pytest.mark.parametrize("compiled_from, warm_up, loads", [
+    (0, False, False), (0, True, True), (10**9, True, False)],
+    ids=["one-shot", "warm-up-large", "warm-up-small"])
+def test_only_a_warm_up_of_a_large_index_loads_numba(saved, compiled_from, warm_up, loads):
+    """numba's import and first call take 0.7 s of a process: more than a one-shot ask
+    takes in all, at any size. A process about to ask many questions of an index of
+    COMPILED_FROM chunks or more loads it; scores are the same either way."""
     _, folder = saved
-    script = ("import pathlib, sys; from assistant.lexical import LexicalIndex; "
-              f"LexicalIndex.load(pathlib.Path({str(folder)!r})).scores('oil price'); "
-              "print('numba' in sys.modules)")
-    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            check=True).stdout.split()
-    assert loaded == ["False"]
+    script = ("import pathlib, sys; from assistant import lexical; "
+              f"lexical.COMPILED_FROM = {compiled_from}; "
+              f"index = lexical.LexicalIndex.load(pathlib.Path({str(folder)!r})); "
+              f"{'index.load_compiled_loop(); ' if warm_up else ''}"
+              "scores = index.scores('oil price').tobytes().hex(); "
+              "print('numba' in sys.modules, lexical.column_adder().__name__, scores)")
+    loaded, adder, scores = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                                           text=True, check=True).stdout.split()
+    assert (loaded, adder) == (str(loads), "add_column" if loads else "add_column_with_numpy")
+    expected = LexicalIndex.load(folder).scores("oil price")
+    assert bytes.fromhex(scores) == expected.tobytes() and expected.any()
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
