@@ -175,11 +175,11 @@ def drop_boilerplate(sets: list[np.ndarray], max_df: int) -> list[np.ndarray]:
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
-    """The splitmix64 finaliser: spreads every input bit over all 64 output bits."""
-    with np.errstate(over="ignore"):
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
+    """The splitmix64 finaliser: spreads every input bit over all 64 output bits. Arrays
+    wrap around silently; kernels.py compiles this same function for one value."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
 
 
 def minhash(sets: list[np.ndarray], num_perm: int = 128, seed: int = 1) -> np.ndarray:

@@ -124,12 +124,7 @@ FNV_OFFSET, FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
 GOLDEN = np.uint64(dedup.GOLDEN)
 
 
-@njit(cache=True, nogil=True)
-def mix64(x: np.uint64) -> np.uint64:
-    """dedup.mix64 of one value: the splitmix64 finaliser."""
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+mix64 = njit(cache=True, nogil=True)(dedup.mix64)  # the splitmix64 finaliser, of one value
 
 
 @njit(cache=True, nogil=True)
