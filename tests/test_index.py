@@ -239,13 +239,17 @@ def test_a_rebuild_cuts_and_tokenises_only_new_articles_and_equals_a_fresh_build
 
 def test_known_rows_and_vectors_are_found_as_a_dict_would_find_them():
     """Sorted lookups of 20-byte keys, some ending in zero bytes (which numpy's bytes
-    arrays drop when read out), some repeated."""
+    arrays drop when read out), some repeated, some sharing their first 8 bytes (which
+    are looked up first) with other known keys or with keys not known."""
     rng = np.random.default_rng(7)
     known = np.array([rng.bytes(19) + b"\0" if i % 3 else rng.bytes(20) for i in range(300)],
                      dtype="S20")
     known[5] = known[6]
-    keys = np.concatenate([known[rng.integers(0, 300, 200)],
-                           np.array([rng.bytes(20) for _ in range(50)], dtype="S20")])
+    known[10:20] = [known[9][:8] + rng.bytes(12) for _ in range(10)]
+    strangers = [known[9][:8] + rng.bytes(12) for _ in range(10)] + \
+        [rng.bytes(20) for _ in range(40)]
+    keys = np.concatenate([known[rng.integers(0, 300, 190)], known[9:19],
+                           np.array(strangers, dtype="S20")])
     rows = reuse.rows_of(keys, known)
     row_of = {key: row for row, key in enumerate(known.tolist())}
     assert [known[r] if r >= 0 else None for r in rows] == \
