@@ -27,8 +27,8 @@ PARAMS = "params.index.json"  # bm25s's file names
 DATA, INDICES, INDPTR = "data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy"
 BOUND_BLOCK = 2048  # scores a block; the blocks' maxima bound the top k from below
 # BM25 adds a question's columns with numba's compiled loop in a process that has loaded it,
-# with numpy before: 4-7 times slower a posting, a few ms a question even at a million
-# chunks, while numba's import and first call take 0.7 s, more than a one-shot
+# with numpy before: 2-4 times slower (at a million chunks 5.5 ms a question at the median,
+# 14.6 at p95), while numba's import and first call take 0.7 s, more than a one-shot
 # `assistant ask` takes in all. A build loads it; so does a process that will ask many
 # questions (Assistant.warm_up) of an index of this many chunks or more (README,
 # "Performance").
