@@ -52,24 +52,27 @@ def cut(articles: Sequence[Article], rows: list[tuple[int, int, int]], key_of,
     (from the index in service, cut with the same settings) keeps its sentences without
     cutting and hashing them again."""
     known = known or {}
-    offsets, spans, quotes, keys = [0], [], [], []
+    counts, spans, keys, quotes = [], [], [], []  # arrays, an article's at a time
     for row, group in groupby(rows, key=itemgetter(0)):
         group, text = list(group), articles[row].text
-        counts, old_spans, old_keys = known.get(article_keys[row], ((), None, None))
-        if len(counts) == len(group):
-            offsets.extend((offsets[-1] + np.cumsum(counts)).tolist())
-            spans.extend(old_spans.tolist())
-            keys.extend(old_keys.tolist())
+        old_counts, old_spans, old_keys = known.get(article_keys[row], ((), None, None))
+        if len(old_counts) == len(group):
+            counts.append(old_counts)
+            spans.append(old_spans)
+            keys.append(old_keys)
             quotes.extend(text[s:e] for s, e in old_spans.tolist())
             continue
-        for _, start, end in group:
-            for s, e in quote_spans(text, start, end):
-                spans.append((s, e))
-                quotes.append(text[s:e])
-                keys.append(key_of(text[s:e]))
-            offsets.append(len(spans))
-    return (np.array(offsets, dtype=np.int64), np.array(spans, dtype=np.int64).reshape(-1, 2),
-            quotes, np.array(keys, dtype="S20"))
+        cut_spans = [quote_spans(text, start, end) for _, start, end in group]
+        new_spans = [span for chunk in cut_spans for span in chunk]
+        new_quotes = [text[s:e] for s, e in new_spans]
+        counts.append(np.array([len(chunk) for chunk in cut_spans], dtype=np.int64))
+        spans.append(np.array(new_spans, dtype=np.int64).reshape(-1, 2))
+        keys.append(np.array([key_of(q) for q in new_quotes], dtype="S20"))
+        quotes.extend(new_quotes)
+    # Joined once: extending lists a sentence at a time took 1.5 s at 770,000 sentences.
+    offsets = np.concatenate([[0], np.cumsum(np.concatenate(counts or [[]]))]).astype(np.int64)
+    return (offsets, np.concatenate(spans or [np.zeros((0, 2))]).astype(np.int64),
+            quotes, np.concatenate(keys or [np.zeros(0, "S20")]).astype("S20"))
 
 
 def by_article(ranges: dict[bytes, tuple[int, int]], offsets: np.ndarray, spans: np.ndarray,
