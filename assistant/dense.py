@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .disk_array import rows_of, will_need
+from .disk_array import read_rows, will_need
 from .types import Hit
 
 EXACT_BELOW = 100_000  # chunks; larger indexes are approximate (README, "Performance")
@@ -179,7 +179,7 @@ def dense_search(faiss_index, vectors: np.ndarray, query: np.ndarray, k: int,
         # Few chunks allowed: exact scores from their vectors (read from disk) beat
         # probing lists that hold hardly any of them.
         ids = np.flatnonzero(allowed)
-        scores = rows_of(vectors, ids) @ query.astype(np.float32)
+        scores = read_rows(vectors, ids) @ query.astype(np.float32)
         top = np.argsort(-scores, kind="stable")[:k]
         return [Hit(int(ids[i]), float(scores[i])) for i in top]
     # One question, one thread: FAISS's OpenMP team would spin at its barriers against

@@ -3,7 +3,7 @@
 A server asks each index file for a few rows a question. Simply mapped, every page it
 touched would stay resident in the server (and the kernel maps neighbouring pages along
 with each one read): at a million chunks that was most of the server's memory. So rows
-are read with pread (DiskArray, rows_of), or, where a question reads megabytes (BM25's
+are read with pread (DiskArray, read_rows), or, where a question reads megabytes (BM25's
 columns), mapped, asked for all at once, and handed back after use (MappedArray): that
 saves copying them.
 """
@@ -112,7 +112,7 @@ def will_need(ranges: list[tuple[int, int]]) -> None:
         LIBC.madvise(ctypes.c_void_p(start), ctypes.c_size_t(stop - start), mmap.MADV_WILLNEED)
 
 
-def rows_of(array: np.ndarray, ids: np.ndarray) -> np.ndarray:
+def read_rows(array: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """array[ids], for sorted `ids`. From a mapped saved array (np.memmap) the rows are
     asked for at once, then read with one pread per run of consecutive ids, rather than
     through the map: there, rows not cached were read a fault at a time, one after

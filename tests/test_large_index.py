@@ -14,7 +14,7 @@ from assistant.article_file import (ROWS, ArticleFile, article_dates, json_line,
                                     article_facets, text_lengths, write_articles)
 from assistant.dense import (NPROBE, exact_filter_cheaper, make_faiss_index, read_faiss_index,
                              search_params)
-from assistant.disk_array import MappedArray, rows_of
+from assistant.disk_array import MappedArray, read_rows
 from assistant.embed import normalise
 from assistant.index import IndexData
 from assistant.types import Article, Hit
@@ -206,14 +206,14 @@ def test_a_search_of_lists_not_cached_waits_on_no_page_read_alone(tmp_path):
     assert resource.getrusage(resource.RUSAGE_SELF).ru_majflt - faults <= 2
 
 
-def test_rows_of_a_mapped_array_are_its_rows_however_the_ids_run(tmp_path):
+def test_read_rows_of_a_mapped_array_are_its_rows_however_the_ids_run(tmp_path):
     np.save(tmp_path / "v.npy", np.arange(3000 * 4, dtype=np.float32).reshape(3000, 4))
     mapped = np.load(tmp_path / "v.npy", mmap_mode="r")
     rng = np.random.default_rng(8)
     for ids in (np.arange(3000), np.array([0]), np.array([2999]), np.array([], dtype=np.int64),
                 np.sort(rng.choice(3000, 700, replace=False)), np.r_[5:40, 41, 900:950, 2998]):
-        assert np.array_equal(rows_of(mapped, ids), mapped[ids])
-    assert np.array_equal(rows_of(np.asarray(mapped), ids), mapped[ids])  # in memory
+        assert np.array_equal(read_rows(mapped, ids), mapped[ids])
+    assert np.array_equal(read_rows(np.asarray(mapped), ids), mapped[ids])  # in memory
 
 
 @needs_io_counts
@@ -225,7 +225,7 @@ def test_rows_not_cached_are_read_without_a_fault_and_do_not_stay_resident(tmp_p
     mapped = np.load(path, mmap_mode="r")
     ids = np.unique(np.r_[np.arange(0, 40_000, 100), np.arange(20_000, 20_050)])  # a run too
     faults, mapped_pages = resource.getrusage(resource.RUSAGE_SELF).ru_majflt, resident_file()
-    assert np.array_equal(rows_of(mapped, ids), np.ones((len(ids), 384), dtype=np.float32))
+    assert np.array_equal(read_rows(mapped, ids), np.ones((len(ids), 384), dtype=np.float32))
     assert resource.getrusage(resource.RUSAGE_SELF).ru_majflt - faults <= 2
     assert resident_file() - mapped_pages < 1 << 20
 
