@@ -30,13 +30,18 @@ def npy_header(path: Path) -> tuple[np.dtype, tuple[int, ...], int]:
     return header.dtype, header.shape, header.offset
 
 
+def row_bytes(dtype: np.dtype, shape: tuple[int, ...]) -> int:
+    """Bytes one row of an array of this dtype and shape takes."""
+    return dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
+
+
 class DiskArray:
     """Rows of a saved array, read on demand: `array[start:stop]` as for a numpy array,
     whose other operations it does not offer."""
 
     def __init__(self, path: Path):
         self.dtype, self.shape, self.offset = npy_header(path)
-        self.row_bytes = self.dtype.itemsize * int(np.prod(self.shape[1:], dtype=np.int64))
+        self.row_bytes = row_bytes(self.dtype, self.shape)
         self.file = open(path, "rb")  # closed when the index holding it is dropped
 
     def __len__(self) -> int:
@@ -121,19 +126,19 @@ def read_rows(array: np.ndarray, ids: np.ndarray) -> np.ndarray:
     if not isinstance(array, np.memmap) or array.filename is None or len(ids) == 0 \
             or not hasattr(os, "posix_fadvise"):  # Linux's calls
         return np.asarray(array[ids])
-    row_bytes = array.dtype.itemsize * int(np.prod(array.shape[1:], dtype=np.int64))
+    size_of_row = row_bytes(array.dtype, array.shape)
     breaks = np.flatnonzero(np.diff(ids) != 1) + 1
     runs = list(zip(ids[np.r_[0, breaks]].tolist(), (ids[np.r_[breaks - 1, -1]] + 1).tolist()))
     rows = np.empty((len(ids), *array.shape[1:]), dtype=array.dtype)
     buffer, done = memoryview(rows.reshape(-1).view(np.uint8)), 0
     with open(array.filename, "rb") as file:
         for start, stop in runs:
-            os.posix_fadvise(file.fileno(), array.offset + start * row_bytes,
-                             (stop - start) * row_bytes, os.POSIX_FADV_WILLNEED)
+            os.posix_fadvise(file.fileno(), array.offset + start * size_of_row,
+                             (stop - start) * size_of_row, os.POSIX_FADV_WILLNEED)
         for start, stop in runs:
-            size = (stop - start) * row_bytes
+            size = (stop - start) * size_of_row
             if os.preadv(file.fileno(), [buffer[done:done + size]],
-                         array.offset + start * row_bytes) != size:
+                         array.offset + start * size_of_row) != size:
                 raise OSError(f"{array.filename} is shorter than its header says")
             done += size
     return rows
