@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import IndexDamaged
-from .checksums import verified
+from .checksums import hashed_unchanged, stat_of, verified
 from .dense import read_faiss_index
 from .index import read_manifest
 from .lexical import OFFSETS, TOKENIZER_VERSION, TOKENS, VOCAB, TokenIds
@@ -40,14 +40,22 @@ def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) ->
     them, chunks if the same chunking settings and splitter cut them, and BM25 tokens if
     the same tokenizer made them; and its articles' text keys, to count what is gone.
     Only files whose checksums hold are read; what is missing or damaged is simply not
-    reused."""
+    reused. As a load does, a file unchanged since it last matched is not hashed again
+    (checksums.py), and arrays are mapped, not read: a rebuild copies what it keeps of
+    them once, into its own arrays."""
     reuse = Reusable()
     try:
         manifest = read_manifest(folder)
+        stats = {name: stat_of(folder / name) for name in manifest["files"]
+                 if (folder / name).is_file()}
+        unchanged = hashed_unchanged(folder, stats)
 
-        @cache  # article and sentence keys serve two purposes each: hashed and read once
+        def checked(name: str) -> Path:
+            return folder / name if name in unchanged else verified(folder, manifest, name)
+
+        @cache  # article and sentence keys serve two purposes each: checked and mapped once
         def array(name: str) -> np.ndarray:
-            return np.load(verified(folder, manifest, name), allow_pickle=False)
+            return np.load(checked(name), mmap_mode="r", allow_pickle=False).view(np.ndarray)
 
         keys = array("keys.npy")
         model = manifest.get("model", {})
@@ -56,7 +64,7 @@ def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) ->
             if len(vectors) == len(keys):
                 reuse.vectors = [(keys, vectors)]
                 if "inverted_file" in manifest:  # an inverted file, of a build that counts changes
-                    reuse.inverted_file = inverted_file(folder, manifest, keys)
+                    reuse.inverted_file = inverted_file(checked, keys, manifest)
             if SENTENCE_KEYS in manifest["files"]:  # from format 3 on
                 known, vectors = array(SENTENCE_KEYS), array(SENTENCE_VECTORS)
                 if len(vectors) == len(known):
@@ -73,7 +81,7 @@ def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) ->
                                                      array(SENTENCE_KEYS))
         if manifest.get("tokenizer") == TOKENIZER_VERSION:
             for name in (TOKENS, OFFSETS, VOCAB):
-                verified(folder, manifest, f"bm25/{name}")
+                checked(f"bm25/{name}")
             tokens = TokenIds.load(folder / "bm25")
             if len(tokens.offsets) == len(keys) + 1:
                 reuse.tokens = keys, tokens
@@ -83,13 +91,13 @@ def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) ->
     return reuse
 
 
-def inverted_file(folder: Path, manifest: dict, keys: np.ndarray
+def inverted_file(checked, keys: np.ndarray, manifest: dict
                   ) -> tuple[object, np.ndarray, int] | None:
-    """The version's inverted file (for its training), its chunks' keys and how many
-    chunks changed since it was trained; None if the file is damaged (k-means runs anew,
-    and the rest is still reused)."""
+    """The version's inverted file (for its training; `checked` gives its path once its
+    checksum holds), its chunks' keys and how many chunks changed since it was trained;
+    None if the file is damaged (k-means runs anew, and the rest is still reused)."""
     try:
-        index = read_faiss_index(verified(folder, manifest, "faiss.index"))
+        index = read_faiss_index(checked("faiss.index"))
         return index, keys, int(manifest["inverted_file"]["changed"])
     except (OSError, ValueError, KeyError, TypeError, RuntimeError):
         return None

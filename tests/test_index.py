@@ -13,7 +13,7 @@ import pytest
 from assistant import article_file, build, checksums, dense, reuse, sentences, store
 from assistant.article_file import ROWS
 from assistant.build import rebuild
-from assistant.chunking import chunk_article
+from assistant.chunking import ChunkSettings, chunk_article
 from assistant.errors import IndexDamaged, IndexMismatch, IndexMissing
 from assistant.index import chunks_fit, load_index
 from assistant.lexical import tokenize
@@ -329,6 +329,25 @@ def test_a_load_hashes_only_the_files_changed_since_they_were_last_hashed(built,
     hashed.clear()
     with pytest.raises(IndexDamaged, match="vectors.npy does not match its checksum"):
         load(built)
+    assert "vectors.npy" in hashed
+
+
+def test_a_rebuild_hashes_only_the_files_of_the_last_version_changed_since_last_hashed(
+        built, fake_embedder, monkeypatch):
+    monkeypatch.setattr(checksums, "SETTLED", 0.0)  # the files were written a moment ago
+    load(built)  # records every file as hashed
+    hashed = count_hashing(monkeypatch)
+    reused = build.previous_work(built, fake_embedder, ChunkSettings())
+    assert set(hashed) == {"manifest.json"}
+    assert reused.vectors and reused.sentence_vectors and reused.tokens and reused.quotes
+    time.sleep(0.05)  # past the file system clock's tick (SETTLED's job, set to 0 here)
+    target = store.current_version(built) / "vectors.npy"  # damaged in place, mtime put back
+    before, raw = target.stat(), bytearray(target.read_bytes())
+    raw[-1] ^= 0xFF
+    target.write_bytes(bytes(raw))
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    hashed.clear()
+    assert not build.previous_work(built, fake_embedder, ChunkSettings()).vectors
     assert "vectors.npy" in hashed
 
 
