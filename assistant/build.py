@@ -17,7 +17,7 @@ from .archive import counted, read_archive
 from .cache import EmbeddingCache
 from .chunking import ChunkSettings, chunk_article, embedding_text
 from .dedup import find_clusters
-from .dense import keeps_training, make_faiss_index
+from .dense import keeps_training, list_of_ids, make_faiss_index
 from .embed import Embedder
 from .errors import AssistantError
 from .index import FORMAT_VERSION, IndexData, save_index, text_key
@@ -151,10 +151,11 @@ def dense_index(vectors: np.ndarray, keys: np.ndarray,
                 previous: tuple[object, np.ndarray, int] | None) -> tuple[object, int | None]:
     """The FAISS index of the chunks, and for an inverted file, how many chunks changed
     since it was trained (new to the last version or gone from it, added up over
-    rebuilds): the last version's training is kept while it fits (keeps_training)."""
+    rebuilds): the last version's training is kept while it fits (keeps_training), and
+    with it the lists its unchanged chunks were in (their vectors are the same)."""
     import faiss
 
-    trained, changed = None, 0
+    trained, changed, lists = None, 0, None
     if previous is not None:
         index, previous_keys, changed = previous
         rows = rows_of(keys, previous_keys)
@@ -162,7 +163,9 @@ def dense_index(vectors: np.ndarray, keys: np.ndarray,
         changed += len(keys) - len(kept) + len(previous_keys) - len(np.unique(kept))
         trained = index if keeps_training(index, len(keys), changed) else None
         changed = changed if trained is not None else 0
-    faiss_index = make_faiss_index(vectors, trained=trained)
+        if trained is not None and index.ntotal == len(previous_keys):
+            lists = np.where(rows >= 0, list_of_ids(index)[rows], -1)
+    faiss_index = make_faiss_index(vectors, trained=trained, lists=lists)
     return faiss_index, (changed if isinstance(faiss_index, faiss.IndexIVF) else None)
 
 

@@ -164,6 +164,22 @@ def test_a_rebuild_keeps_the_inverted_files_training_until_a_tenth_of_its_chunks
     assert not np.array_equal(centroids(retrained), centroids(first))
 
 
+def test_vectors_go_to_the_lists_given_and_the_others_to_their_nearest(monkeypatch):
+    monkeypatch.setattr(dense, "EXACT_BELOW", 100)
+    vectors = np.random.default_rng(5).standard_normal((300, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    trained = dense.make_faiss_index(vectors)
+    plain = dense.make_faiss_index(vectors, trained=trained)
+    known = dense.list_of_ids(plain)
+    assert (known >= 0).all()
+    lists = np.where(np.arange(300) % 3 == 0, -1, known)  # a third to be assigned here
+    given = dense.make_faiss_index(vectors, trained=trained, lists=lists)
+    assert faiss.serialize_index(given).tobytes() == faiss.serialize_index(plain).tobytes()
+    lists[1] = (known[1] + 1) % trained.nlist  # the list given is the list used
+    assert dense.list_of_ids(dense.make_faiss_index(vectors, trained=trained, lists=lists))[1] \
+        == lists[1]
+
+
 def test_a_damaged_inverted_file_is_trained_anew_and_the_rest_still_reused(
         tmp_path, fake_embedder, monkeypatch):
     monkeypatch.setattr(dense, "EXACT_BELOW", 100)
