@@ -18,12 +18,13 @@ from .cache import EmbeddingCache
 from .chunking import ChunkSettings, chunk_article, embedding_text
 from .dedup import find_clusters
 from .dense import keeps_training, list_of_ids, make_faiss_index
+from .disk_array import array_file
 from .embed import Embedder
 from .errors import AssistantError
-from .index import FORMAT_VERSION, IndexData, save_index, text_key
+from .index import CHUNK_VECTORS, FORMAT_VERSION, IndexData, save_index, text_key
 from .lexical import TOKENIZER_VERSION, LexicalIndex, TokenIds, merge_tokens, tokenize
 from .reuse import Reusable, fill_known, reusable, rows_of
-from .sentences import Sentences, cut as cut_sentences
+from .sentences import VECTORS as SENTENCE_VECTORS, Sentences, cut as cut_sentences
 from .types import Article, Chunk, Problem
 
 
@@ -89,42 +90,47 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
         if cached:
             reuse.vectors.append(cached)
             reuse.sentence_vectors.append(cached)
-        # Near duplicates (Python, numpy and a compiled loop) and BM25 (tokenising new chunks,
-        # then compiled loops) run while the model embeds on its own threads (OpenVINO
-        # releases the GIL), so a rebuild that embeds little is not also held up by them.
-        with ThreadPoolExecutor(2, thread_name_prefix="index") as pool:
-            clusters = pool.submit(story_clusters, articles)
-            lexical = pool.submit(bm25_index, texts, keys, reuse.tokens)
-            vectors, new = embed_reusing(texts, keys, reuse.vectors, embedder,
-                                         "chunks" if progress else None)
-            quote_vectors, new_quotes = embed_reusing(quotes, quote_keys, reuse.sentence_vectors,
-                                                      embedder, "sentences" if progress else None,
-                                                      dtype=np.float16)
-            clusters, lexical = clusters.result(), lexical.result()
-        if cache:
-            cache.add(keys[new], vectors[new])
-            cache.add(quote_keys[new_quotes], quote_vectors[new_quotes])
-        sentences = Sentences(offsets, spans, quote_vectors, quote_keys)
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "model": {"name": embedder.name, "fingerprint": embedder.fingerprint,
-                      "precision": embedder.precision},
-            "dim": int(vectors.shape[1]),
-            "chunking": settings.to_json(),
-            "tokenizer": TOKENIZER_VERSION,
-            "counts": {"articles": len(articles), "chunks": len(rows),
-                       "skipped": sum(p.skipped for p in problems), "clusters": len(clusters)},
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "archive": origin,
-            "archive_fingerprint": archive_fingerprint(articles),
-            "problems": [str(p) for p in problems],
-        }
-        faiss_index, changed = dense_index(vectors, keys, reuse.inverted_file)
-        if changed is not None:
-            manifest["inverted_file"] = {"changed": changed}
-        data = IndexData(manifest, articles, np.array(rows, dtype=np.int64).reshape(-1, 3), keys,
-                         vectors, faiss_index, lexical, sentences, clusters)
         with store.new_version(index_dir) as folder:
+            # The vectors are filled in their files (array_file): not held in memory as
+            # well, nor written out again when saved.
+            vectors = array_file(folder / CHUNK_VECTORS, (len(texts), embedder.dim), np.float32)
+            quote_vectors = array_file(folder / SENTENCE_VECTORS, (len(quotes), embedder.dim),
+                                       np.float16)
+            # Near duplicates (Python, numpy and a compiled loop) and BM25 (tokenising new
+            # chunks, then compiled loops) run while the model embeds on its own threads
+            # (OpenVINO releases the GIL), so a rebuild that embeds little is not also
+            # held up by them.
+            with ThreadPoolExecutor(2, thread_name_prefix="index") as pool:
+                clusters = pool.submit(story_clusters, articles)
+                lexical = pool.submit(bm25_index, texts, keys, reuse.tokens)
+                new = embed_reusing(texts, keys, reuse.vectors, embedder,
+                                    "chunks" if progress else None, vectors)
+                new_quotes = embed_reusing(quotes, quote_keys, reuse.sentence_vectors, embedder,
+                                           "sentences" if progress else None, quote_vectors)
+                clusters, lexical = clusters.result(), lexical.result()
+            if cache:
+                cache.add(keys[new], vectors[new])
+                cache.add(quote_keys[new_quotes], quote_vectors[new_quotes])
+            manifest = {
+                "format_version": FORMAT_VERSION,
+                "model": {"name": embedder.name, "fingerprint": embedder.fingerprint,
+                          "precision": embedder.precision},
+                "dim": int(vectors.shape[1]),
+                "chunking": settings.to_json(),
+                "tokenizer": TOKENIZER_VERSION,
+                "counts": {"articles": len(articles), "chunks": len(rows),
+                           "skipped": sum(p.skipped for p in problems), "clusters": len(clusters)},
+                "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "archive": origin,
+                "archive_fingerprint": archive_fingerprint(articles),
+                "problems": [str(p) for p in problems],
+            }
+            faiss_index, changed = dense_index(vectors, keys, reuse.inverted_file)
+            if changed is not None:
+                manifest["inverted_file"] = {"changed": changed}
+            sentences = Sentences(offsets, spans, quote_vectors, quote_keys)
+            data = IndexData(manifest, articles, np.array(rows, dtype=np.int64).reshape(-1, 3),
+                             keys, vectors, faiss_index, lexical, sentences, clusters)
             save_index(folder, data, article_keys)
     gone = len(reuse.article_keys - set(article_keys)) if reuse.article_keys else 0
     return BuildSummary(len(articles), len(rows), len(new), tuple(problems),
@@ -206,15 +212,13 @@ EMBED_BLOCK = 2048  # texts embedded at a time (their float32 vectors are held o
 
 
 def embed_reusing(texts: list[str], keys: np.ndarray, known: list[tuple[np.ndarray, np.ndarray]],
-                  embedder: Embedder, progress: str | None, dtype=np.float32
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Vectors for all texts, as `dtype`, embedding those whose key no `known` (keys,
-    vectors) source holds (each distinct text once, a block at a time); also returns the
-    positions that were not known. `progress` names the texts on a progress bar (None:
-    no bar)."""
+                  embedder: Embedder, progress: str | None, vectors: np.ndarray) -> np.ndarray:
+    """Fill `vectors` (zeros, a row per text) with the texts' vectors, embedding those
+    whose key no `known` (keys, vectors) source holds (each distinct text once, a block at
+    a time); returns the positions that were not known. `progress` names the texts on a
+    progress bar (None: no bar)."""
     from tqdm import tqdm
 
-    vectors = np.zeros((len(texts), embedder.dim), dtype=dtype)
     new = fill_known(keys, known, vectors)
     _, first, copy_of = np.unique(keys[new], return_index=True, return_inverse=True)
     distinct = new[np.sort(first)].tolist()  # each text's first position, in order
@@ -225,4 +229,4 @@ def embed_reusing(texts: list[str], keys: np.ndarray, known: list[tuple[np.ndarr
             vectors[block] = embedder.embed([texts[i] for i in block])
             bar.update(len(block))
     vectors[new] = vectors[new[first[copy_of]]]
-    return vectors, new
+    return new

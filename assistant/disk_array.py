@@ -30,6 +30,20 @@ def npy_header(path: Path) -> tuple[np.dtype, tuple[int, ...], int]:
     return header.dtype, header.shape, header.offset
 
 
+def array_file(path: Path, shape: tuple[int, ...], dtype) -> np.memmap:
+    """A new .npy file of zeros at `path`, mapped for writing. A build fills its vectors in
+    place: they are not held in memory as well, nor copied into the file (save_array)."""
+    return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+
+
+def save_array(path: Path, array: np.ndarray) -> None:
+    """np.save, unless `array` is the file at `path` already (array_file): then flushed."""
+    if isinstance(array, np.memmap) and path.exists() and os.path.samefile(array.filename, path):
+        array.flush()
+    else:
+        np.save(path, array, allow_pickle=False)
+
+
 def row_bytes(dtype: np.dtype, shape: tuple[int, ...]) -> int:
     """Bytes one row of an array of this dtype and shape takes."""
     return dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))

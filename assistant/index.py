@@ -32,6 +32,7 @@ from .article_file import (ROWS, ArticleFile, Facets, article_days, article_face
                            article_ids, text_lengths, write_articles)
 from .checksums import HASHED, hashed_unchanged, record_hashed, sha256_file, stat_of, verified
 from .dense import dense_search, read_faiss_index
+from .disk_array import save_array
 from .embed import available_cores
 from .errors import IndexDamaged, IndexMismatch
 from .lexical import LexicalIndex
@@ -39,7 +40,8 @@ from .sentences import FILES as SENTENCE_FILES, Sentences
 from .types import Article, Chunk, Hit
 
 FORMAT_VERSION = 3  # 2: clusters.json; 3: sentence vectors
-ARRAYS = ("chunks.npy", "keys.npy", "vectors.npy")
+CHUNK_VECTORS = "vectors.npy"
+ARRAYS = ("chunks.npy", "keys.npy", CHUNK_VECTORS)
 
 
 def text_key(text: str) -> bytes:
@@ -134,7 +136,7 @@ def save_index(folder: Path, data: IndexData, article_keys: list[bytes]) -> None
     folder.mkdir(parents=True, exist_ok=True)
     write_articles(folder / "articles.jsonl", data.articles)
     for name, array in zip(ARRAYS, (data.chunks, data.keys, data.vectors)):
-        np.save(folder / name, array, allow_pickle=False)
+        save_array(folder / name, array)
     np.save(folder / "article_keys.npy", np.array(article_keys, dtype="S20"), allow_pickle=False)
     faiss.write_index(data.faiss_index, str(folder / "faiss.index"))
     data.lexical.save(folder / "bm25")

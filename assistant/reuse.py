@@ -152,6 +152,9 @@ def whole_key_rows(keys: np.ndarray, known: np.ndarray) -> np.ndarray:
     return np.where(known[order[at]] == keys, order[at], -1)
 
 
+COPY_BLOCK = 1 << 16  # rows copied at a time by fill_known
+
+
 def fill_known(keys: np.ndarray, known: list[tuple[np.ndarray, np.ndarray]],
                vectors: np.ndarray) -> np.ndarray:
     """Copy into vectors[i] the vector of keys[i] from the first of the `known` (keys,
@@ -160,6 +163,8 @@ def fill_known(keys: np.ndarray, known: list[tuple[np.ndarray, np.ndarray]],
     for known_keys, known_vectors in known:
         rows = rows_of(keys[missing], known_keys)
         found = rows >= 0
-        vectors[missing[found]] = known_vectors[rows[found]]
+        into, rows = missing[found], rows[found]
+        for start in range(0, len(rows), COPY_BLOCK):  # no copy of them all held meanwhile
+            vectors[into[start:start + COPY_BLOCK]] = known_vectors[rows[start:start + COPY_BLOCK]]
         missing = missing[~found]
     return missing

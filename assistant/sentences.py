@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .chunking import sentence_spans
-from .disk_array import DiskArray
+from .disk_array import DiskArray, save_array
 from .types import Article
 
 # A shorter sentence takes its neighbour along. Changing this changes the spans an index
@@ -109,7 +109,7 @@ class Sentences:
 
     def save(self, folder: Path) -> None:
         for name, array in zip(FILES, (self.offsets, self.spans, self.keys, self.vectors)):
-            np.save(folder / name, array, allow_pickle=False)
+            save_array(folder / name, array)
 
     @classmethod
     def load(cls, folder: Path, chunks: int, dim: int) -> "Sentences":

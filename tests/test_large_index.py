@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from assistant import article_file
+from assistant import article_file, disk_array
 from assistant.article_file import (ROWS, ArticleFile, article_dates, json_line,
                                     article_facets, text_lengths, write_articles)
 from assistant.dense import (NPROBE, exact_filter_cheaper, make_faiss_index, read_faiss_index,
@@ -248,3 +248,17 @@ def test_prefetched_rows_are_read_from_disk_without_the_read_ahead_around_them(t
     array.prefetch(rows.start, rows.stop)  # read-ahead window around it (8 MB here)
     assert np.array_equal(array[rows], values[rows])
     assert bytes_read_from_storage() - before <= 1 << 20
+
+
+def test_an_array_filled_in_its_own_file_is_saved_without_writing_it_again(tmp_path, monkeypatch):
+    path = tmp_path / "vectors.npy"
+    filled = disk_array.array_file(path, (3, 4), np.float16)
+    filled[1] = 7
+    written, save = [], np.save
+    monkeypatch.setattr(np, "save", lambda file, array, **kw: written.append(file) or
+                        save(file, array, **kw))
+    disk_array.save_array(path, filled)
+    disk_array.save_array(tmp_path / "copy.npy", filled)
+    assert written == [tmp_path / "copy.npy"]
+    for saved in (path, tmp_path / "copy.npy"):
+        assert np.array_equal(np.load(saved), [[0] * 4, [7] * 4, [0] * 4])
