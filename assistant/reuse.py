@@ -42,7 +42,7 @@ def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) ->
     Only files whose checksums hold are read; what is missing or damaged is simply not
     reused. As a load does, a file unchanged since it last matched is not hashed again
     (checksums.py), and arrays are mapped, not read: a rebuild copies what it keeps of
-    them once, into its own arrays."""
+    them once, into the new version's files."""
     reuse = Reusable()
     try:
         manifest = read_manifest(folder)
