@@ -10,6 +10,7 @@ saves copying them.
 from __future__ import annotations
 
 import ctypes
+import errno
 import mmap
 import os
 from pathlib import Path
@@ -32,8 +33,18 @@ def npy_header(path: Path) -> tuple[np.dtype, tuple[int, ...], int]:
 
 def array_file(path: Path, shape: tuple[int, ...], dtype) -> np.memmap:
     """A new .npy file of zeros at `path`, mapped for writing. A build fills its vectors in
-    place: they are not held in memory as well, nor copied into the file (save_array)."""
-    return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+    place: they are not held in memory as well, nor copied into the file (save_array).
+    Its disk space is taken now (OSError if the disk is full): a write to a mapped page
+    that the disk has no room for kills the process (SIGBUS) instead of raising."""
+    array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+    with open(path, "r+b") as file:
+        try:
+            os.posix_fallocate(file.fileno(), 0, os.fstat(file.fileno()).st_size)
+        except OSError as error:
+            if error.errno == errno.ENOSPC:
+                raise
+            # a file system that cannot reserve space ahead: it is taken as pages are written
+    return array
 
 
 def save_array(path: Path, array: np.ndarray) -> None:

@@ -14,6 +14,7 @@ the switch is kept for a server still loading it; older ones are renamed to
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import re
@@ -123,15 +124,19 @@ def new_version(index_dir: Path) -> Iterator[Path]:
     """A fresh folder to write a version into; committed when the block ends cleanly.
 
     Call under `writer_lock`. On an exception the partial folder is removed and CURRENT
-    is untouched.
+    is untouched; a full disk is an AssistantError that says so.
     """
     name = f"v-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"
     partial = index_dir / (name + PARTIAL)
     partial.mkdir(parents=True)
     try:
         yield partial
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(partial, ignore_errors=True)
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            raise AssistantError(f"the disk holding {index_dir} is full: free some space and "
+                                 "run `assistant index` again (the index in service is "
+                                 "unchanged)") from error
         raise
     commit(index_dir, partial, name)
 

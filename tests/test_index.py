@@ -1,6 +1,7 @@
 """The index: FAISS equals brute force, save/load round trip, refusal of mismatches."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -14,7 +15,7 @@ from assistant import article_file, build, checksums, dense, reuse, sentences, s
 from assistant.article_file import ROWS
 from assistant.build import rebuild
 from assistant.chunking import ChunkSettings, chunk_article
-from assistant.errors import IndexDamaged, IndexMismatch, IndexMissing
+from assistant.errors import AssistantError, IndexDamaged, IndexMismatch, IndexMissing
 from assistant.index import chunks_fit, load_index
 from assistant.lexical import tokenize
 from assistant.sentences import quote_spans
@@ -390,6 +391,22 @@ def test_a_rebuild_failing_midway_leaves_the_old_index_in_service(
 
     monkeypatch.setattr("assistant.build.save_index", half_save)
     with pytest.raises(OSError):
+        rebuild([small_archive, BUNDLED_ARCHIVE], built, fake_embedder)
+    assert store.current_name(built) == before
+    assert not list(built.glob("*.partial"))
+    assert len(load(built).articles) == 8
+
+
+def test_a_full_disk_stops_a_rebuild_with_a_message_and_the_old_index_in_service(
+        built, small_archive, fake_embedder, monkeypatch):
+    before = store.current_name(built)
+    (small_archive / "new.txt").write_text("Late news\n\nA new article arrived today.")
+
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full)  # the vectors' files reserve their space
+    with pytest.raises(AssistantError, match="is full: free some space and run `assistant index`"):
         rebuild([small_archive, BUNDLED_ARCHIVE], built, fake_embedder)
     assert store.current_name(built) == before
     assert not list(built.glob("*.partial"))
