@@ -5,7 +5,8 @@ touched would stay resident in the server (and the kernel maps neighbouring page
 with each one read): at a million chunks that was most of the server's memory. So rows
 are read with pread (DiskArray, read_rows), or, where a question reads megabytes (BM25's
 columns), mapped, asked for all at once, and handed back after use (MappedArray): that
-saves copying them.
+saves copying them. A build, for its part, fills its vector files through a map of them
+(array_file, save_array).
 """
 from __future__ import annotations
 
