@@ -10,7 +10,11 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from .embed import available_cores
 
 HASHED = "hashed.json"
 SETTLED = 1.0  # seconds a file must have been unchanged when hashed for its stat to count
@@ -22,6 +26,21 @@ def sha256_file(path: Path) -> str:
         while block := handle.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+def sha256_files(paths: list[Path]) -> Iterator[str]:
+    """Each file's SHA-256, in the order given, hashed side by side on one thread a core
+    (hashlib lets go of the GIL): give the largest first. At a million chunks the files
+    are 8 GB, and one after the other took 8-12 s. Closed early (a load stops at the
+    first mismatch), the hashes not yet begun are dropped."""
+    with ThreadPoolExecutor(available_cores()) as pool:
+        hashing = [pool.submit(sha256_file, path) for path in paths]
+        try:
+            for digest in hashing:
+                yield digest.result()
+        finally:
+            for digest in hashing:
+                digest.cancel()
 
 
 def verified(folder: Path, manifest: dict, name: str) -> Path:
