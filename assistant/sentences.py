@@ -70,9 +70,10 @@ def cut(articles: Sequence[Article], rows: list[tuple[int, int, int]], key_of,
         keys.append(np.array([key_of(q) for q in new_quotes], dtype="S20"))
         quotes.extend(new_quotes)
     # Joined once: extending lists a sentence at a time took 1.5 s at 770,000 sentences.
-    offsets = np.concatenate([[0], np.cumsum(np.concatenate(counts or [[]]))]).astype(np.int64)
-    return (offsets, np.concatenate(spans or [np.zeros((0, 2))]).astype(np.int64),
-            quotes, np.concatenate(keys or [np.zeros(0, "S20")]).astype("S20"))
+    counts = np.concatenate(counts or [np.zeros(0, np.int64)], dtype=np.int64)
+    offsets = np.concatenate([np.zeros(1, np.int64), np.cumsum(counts)])
+    return (offsets, np.concatenate(spans or [np.zeros((0, 2), np.int64)], dtype=np.int64),
+            quotes, np.concatenate(keys or [np.zeros(0, "S20")], dtype="S20"))
 
 
 def by_article(ranges: dict[bytes, tuple[int, int]], offsets: np.ndarray, spans: np.ndarray,
