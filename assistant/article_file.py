@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+import hashlib
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -136,7 +137,16 @@ class ArticleFile(Sequence):
 
 
 def json_line(article: Article) -> bytes:
-    return (json.dumps(asdict(article), ensure_ascii=False) + "\n").encode("utf-8")
+    return (json.dumps(vars(article), ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def file_digest(articles: Iterable[Article]) -> str:
+    """The SHA-256 of the file write_articles would write: a manifest's checksum of
+    articles.jsonl tells whether an index holds exactly these articles."""
+    digest = hashlib.sha256()
+    for article in articles:
+        digest.update(json_line(article))
+    return digest.hexdigest()
 
 
 def parse(line: bytes) -> Article:

@@ -2,11 +2,9 @@
 in service to the result."""
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -122,7 +120,6 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
                            "skipped": sum(p.skipped for p in problems), "clusters": len(clusters)},
                 "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "archive": origin,
-                "archive_fingerprint": archive_fingerprint(articles),
                 "problems": [str(p) for p in problems],
             }
             faiss_index, changed = dense_index(vectors, keys, reuse.inverted_file)
@@ -173,14 +170,6 @@ def dense_index(vectors: np.ndarray, keys: np.ndarray,
             lists = np.where(rows >= 0, list_of_ids(index)[rows], -1)
     faiss_index = make_faiss_index(vectors, trained=trained, lists=lists)
     return faiss_index, (changed if isinstance(faiss_index, faiss.IndexIVF) else None)
-
-
-def archive_fingerprint(articles: list[Article]) -> str:
-    """SHA-256 over every article's fields: equal fingerprints, equal archives."""
-    digest = hashlib.sha256()
-    for article in articles:
-        digest.update(json.dumps(asdict(article), sort_keys=True, ensure_ascii=False).encode())
-    return digest.hexdigest()
 
 
 def previous_work(index_dir: Path, embedder: Embedder, settings: ChunkSettings) -> Reusable:

@@ -15,7 +15,8 @@ from datetime import date as Date, timedelta
 from pathlib import Path
 
 from .archive import read_archive
-from .build import archive_fingerprint, build_index
+from .article_file import file_digest
+from .build import build_index
 from .cache import EmbeddingCache, default_cache_root
 from .errors import AssistantError
 from .index import FORMAT_VERSION
@@ -122,7 +123,8 @@ def ensure_index(articles, problems, index_dir: Path, embedder, cache: Embedding
     Returns True if it was rebuilt."""
     try:
         manifest = json.loads((store.current_version(index_dir) / "manifest.json").read_text())
-        if manifest.get("archive_fingerprint") == archive_fingerprint(articles) and \
+        held = manifest.get("files", {}).get("articles.jsonl", {}).get("sha256")
+        if held == file_digest(articles) and \
                 manifest.get("model", {}).get("fingerprint") == embedder.fingerprint and \
                 manifest.get("format_version") == FORMAT_VERSION:
             return False

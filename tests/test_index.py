@@ -212,6 +212,22 @@ def test_a_rebuild_counts_the_articles_of_the_last_version_it_no_longer_holds(
     assert rebuild([small_archive], index_dir, fake_embedder).gone == 0
 
 
+def test_the_eval_reuses_an_index_of_exactly_its_articles(tmp_path, small_archive,
+                                                          fake_embedder, monkeypatch):
+    """The manifest's checksum of articles.jsonl tells, without a fingerprint of its own,
+    whether the index holds the corpus: any field of any article changed rebuilds it."""
+    from assistant.archive import read_archive
+    from assistant.evaluate import ensure_index
+
+    articles, problems = read_archive([small_archive])
+    assert ensure_index(articles, problems, tmp_path / "ix", fake_embedder, None, False)
+    assert not ensure_index(articles, problems, tmp_path / "ix", fake_embedder, None, False)
+    retitled = [replace(articles[0], title="Harbour bridge reopens"), *articles[1:]]
+    assert ensure_index(retitled, problems, tmp_path / "ix", fake_embedder, None, False)
+    assert not ensure_index(retitled, problems, tmp_path / "ix", fake_embedder, None, False)
+    assert ensure_index(articles[1:], problems, tmp_path / "ix", fake_embedder, None, False)
+
+
 def count_work(monkeypatch) -> tuple[list[str], list[str], list[str]]:
     """Lists that fill, as rebuilds run, with the ids of the articles cut into chunks, the
     chunk texts tokenised and the chunk texts cut into quotable sentences."""
