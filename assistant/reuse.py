@@ -85,7 +85,7 @@ def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) ->
             tokens = TokenIds.load(folder / "bm25")
             if len(tokens.offsets) == len(keys) + 1:
                 reuse.tokens = keys, tokens
-        reuse.article_keys = set(array("article_keys.npy").tolist())
+        reuse.article_keys = set(whole_keys(array("article_keys.npy")))
     except (IndexDamaged, OSError, ValueError, KeyError, TypeError, IndexError):
         pass  # reuse what was read before the problem
     return reuse
@@ -114,10 +114,16 @@ def chunks_by_article(chunks: np.ndarray, article_keys: np.ndarray
     firsts = np.searchsorted(rows, np.arange(len(article_keys)), "left").tolist()
     lasts = np.searchsorted(rows, np.arange(len(article_keys)), "right").tolist()
     ranges: dict[bytes, tuple[int, int]] = {}
-    for key, first, last in zip(article_keys.tolist(), firsts, lasts):
+    for key, first, last in zip(whole_keys(article_keys), firsts, lasts):
         if first < last:
             ranges.setdefault(key, (first, last))
     return ranges
+
+
+def whole_keys(keys: np.ndarray) -> list[bytes]:
+    """A bytes array's keys as Python bytes, whole: its own elements drop trailing zero
+    bytes (a text key in 256 ends in one), and would not equal `index.text_key`'s."""
+    return keys.view(f"V{keys.dtype.itemsize}").tolist()
 
 
 def rows_of(keys: np.ndarray, known: np.ndarray) -> np.ndarray:
