@@ -12,6 +12,7 @@ import numpy as np
 
 from . import store
 from .archive import counted, read_archive
+from .article_file import file_digest
 from .cache import EmbeddingCache
 from .chunking import ChunkSettings, chunk_article, embedding_text
 from .dedup import find_clusters
@@ -19,7 +20,7 @@ from .dense import keeps_training, list_of_ids, make_faiss_index
 from .disk_array import array_file
 from .embed import Embedder
 from .errors import AssistantError
-from .index import CHUNK_VECTORS, FORMAT_VERSION, IndexData, save_index, text_key
+from .index import CHUNK_VECTORS, FORMAT_VERSION, IndexData, load_index, save_index, text_key
 from .lexical import TOKENIZER_VERSION, LexicalIndex, TokenIds, merge_tokens, tokenize
 from .reuse import Reusable, fill_known, reusable, rows_of
 from .sentences import VECTORS as SENTENCE_VECTORS, Sentences, cut as cut_sentences
@@ -35,6 +36,7 @@ class BuildSummary:
     seconds: float
     version: str
     gone: int = 0  # articles of the previous version whose text this one does not hold
+    unchanged: bool = False  # the version in service already held exactly these: kept
 
     def line(self) -> str:
         skipped = sum(p.skipped for p in self.problems)
@@ -44,7 +46,8 @@ class BuildSummary:
                 f"({self.embedded} embedded, {self.chunks - self.embedded} reused), "
                 f"{skipped} skipped, " + (f"{counted(notes, 'note')}, " if notes else "")
                 + (f"{counted(self.gone, 'article')} of the last version gone or changed, "
-                   if self.gone else "") + f"in {self.seconds:.1f} s")
+                   if self.gone else "") + f"in {self.seconds:.1f} s"
+                + (" (unchanged: the version in service is kept)" if self.unchanged else ""))
 
 
 SHOWN = 20  # problems listed when no article could be read
@@ -78,6 +81,12 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
     service already computed for unchanged texts (reuse.reusable)."""
     started = time.monotonic() if started is None else started
     with store.writer_lock(index_dir):
+        held = manifest_if_unchanged(index_dir, articles, problems, origin, embedder, settings)
+        if held is not None:
+            store.clean_without_commit(index_dir)
+            return BuildSummary(len(articles), held["counts"]["chunks"], 0, tuple(problems),
+                                time.monotonic() - started, store.current_name(index_dir) or "",
+                                unchanged=True)
         reuse = previous_work(index_dir, embedder, settings)
         article_keys = [text_key(a.text) for a in articles]
         rows, texts = chunk_all(articles, settings, reuse.spans, article_keys)
@@ -132,6 +141,27 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
     gone = len(reuse.article_keys - set(article_keys)) if reuse.article_keys else 0
     return BuildSummary(len(articles), len(rows), len(new), tuple(problems),
                         time.monotonic() - started, store.current_name(index_dir) or "", gone)
+
+
+def manifest_if_unchanged(index_dir: Path, articles: list[Article], problems: list[Problem],
+                          origin: list[str], embedder: Embedder, settings: ChunkSettings
+                          ) -> dict | None:
+    """The manifest of the version in service if building these articles would make it
+    again: the same articles (the checksum of articles.jsonl), from the same archive with
+    the same problems, by this model, chunking and tokenizer, its files sound (as a load
+    checks them). A rebuild of an unchanged archive then writes nothing: at 552,860 chunks
+    it took a minute and wrote 3.5 GB of vectors already on disk."""
+    try:
+        manifest = load_index(store.current_version(index_dir), embedder.name,
+                              embedder.fingerprint).manifest
+    except AssistantError:
+        return None
+    same = {"chunking": settings.to_json(), "tokenizer": TOKENIZER_VERSION, "archive": origin,
+            "problems": [str(p) for p in problems]}
+    if all(manifest.get(key) == value for key, value in same.items()) and \
+            manifest["files"]["articles.jsonl"].get("sha256") == file_digest(articles):
+        return manifest
+    return None
 
 
 def story_clusters(articles: list[Article]) -> list[list[int]]:

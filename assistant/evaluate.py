@@ -15,14 +15,11 @@ from datetime import date as Date, timedelta
 from pathlib import Path
 
 from .archive import read_archive
-from .article_file import file_digest
 from .build import build_index
 from .cache import EmbeddingCache, default_cache_root
 from .errors import AssistantError
-from .index import FORMAT_VERSION
 from .pipeline import Assistant
 from .retrieve import DateWindow
-from . import store
 
 METHODS = ("dense", "bm25", "hybrid")
 KS = (1, 5, 10)
@@ -119,20 +116,10 @@ def corpus_slice(articles, questions: list[Question], days: int | None):
 
 def ensure_index(articles, problems, index_dir: Path, embedder, cache: EmbeddingCache | None,
                  progress: bool) -> bool:
-    """Reuse the index in `index_dir` if it holds exactly these articles; else rebuild it.
+    """Build the index in `index_dir` unless it holds exactly these articles already.
     Returns True if it was rebuilt."""
-    try:
-        manifest = json.loads((store.current_version(index_dir) / "manifest.json").read_text())
-        held = manifest.get("files", {}).get("articles.jsonl", {}).get("sha256")
-        if held == file_digest(articles) and \
-                manifest.get("model", {}).get("fingerprint") == embedder.fingerprint and \
-                manifest.get("format_version") == FORMAT_VERSION:
-            return False
-    except (AssistantError, OSError, ValueError):
-        pass
-    build_index(articles, problems, ["eval corpus"], index_dir, embedder, progress=progress,
-                cache=cache)
-    return True
+    return not build_index(articles, problems, ["eval corpus"], index_dir, embedder,
+                           progress=progress, cache=cache).unchanged
 
 
 class MemoEmbed:

@@ -179,6 +179,18 @@ def clean_old_versions(index_dir: Path, keep: set[str | None]) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def clean_without_commit(index_dir: Path) -> None:
+    """What a commit cleans up, for a rebuild that commits nothing: the partial folders of
+    killed rebuilds, and the versions they named after the one in service but never switched
+    to. The versions before it stay (the last commit kept the one a server may still load).
+    Call under `writer_lock`."""
+    current = current_name(index_dir) or ""
+    made = slice(0, len("v-YYYYMMDDTHHMMSS"))  # a name's time, to the second
+    clean_old_versions(index_dir, keep={
+        path.name for path in index_dir.glob("v-*")
+        if VERSION_NAME.fullmatch(path.name) and path.name[made] <= current[made]})
+
+
 @dataclass(frozen=True)
 class Verified:
     """What `verify` found in the version in service."""

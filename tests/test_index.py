@@ -212,6 +212,41 @@ def test_a_rebuild_counts_the_articles_of_the_last_version_it_no_longer_holds(
     assert rebuild([small_archive], index_dir, fake_embedder).gone == 0
 
 
+def test_a_rebuild_of_an_unchanged_archive_keeps_the_version_in_service(
+        tmp_path, small_archive, fake_embedder):
+    """Nothing is written, but what killed rebuilds left is cleaned up as a commit would;
+    any change to the articles or to what could not be read, or a damaged version,
+    rebuilds as before."""
+    index_dir = tmp_path / "index"
+    first = rebuild([small_archive], index_dir, fake_embedder)
+    for name in ("v-20000101T000000-aaaaaa",  # before it
+                 "v-29990101T000000-cccccc",  # killed before the switch: never in service
+                 "v-29990101T000000-dddddd.partial"):  # killed while writing
+        (index_dir / name).mkdir()
+        (index_dir / name / "vectors.npy").write_bytes(b"some")
+    kept = rebuild([small_archive], index_dir, fake_embedder)
+    assert kept.unchanged and (kept.version, kept.chunks, kept.embedded) == (
+        first.version, first.chunks, 0)
+    assert kept.line().endswith(" (unchanged: the version in service is kept)")
+    assert sorted(p.name for p in index_dir.glob("v-*")) == [
+        "v-20000101T000000-aaaaaa", first.version]
+
+    (small_archive / "d.jsonl").write_text("{not json\n")  # one more problem, same articles
+    noted = rebuild([small_archive], index_dir, fake_embedder)
+    assert not noted.unchanged and noted.version != first.version and len(noted.problems) == 1
+    assert rebuild([small_archive], index_dir, fake_embedder).unchanged
+
+    vectors = index_dir / noted.version / "vectors.npy"
+    vectors.write_bytes(vectors.read_bytes()[:-4] + b"\0\0\0\0")  # damaged, its size kept
+    mended = rebuild([small_archive], index_dir, fake_embedder)
+    assert not mended.unchanged and load(index_dir).vectors.shape[0] == first.chunks
+
+    text = (small_archive / "a.txt").read_text()
+    (small_archive / "a.txt").write_text(text.replace("Harbour Bridge Reopens", "Bridge Reopens"))
+    retitled = rebuild([small_archive], index_dir, fake_embedder)
+    assert not retitled.unchanged and retitled.version != mended.version
+
+
 def test_the_eval_reuses_an_index_of_exactly_its_articles(tmp_path, small_archive,
                                                           fake_embedder, monkeypatch):
     """The manifest's checksum of articles.jsonl tells, without a fingerprint of its own,
