@@ -10,8 +10,10 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from assistant.dedup import (DedupSettings, Pair, cluster_index, drop_boilerplate, find_clusters,
-                             is_copy, minhash, shingle_sets, similar_pairs)
+from assistant.dedup import (BUCKET_BITS, DedupSettings, Pair, Sets, cluster_index,
+                             drop_boilerplate, find_clusters, is_copy, minhash, shingle_sets,
+                             similar_pairs)
+from assistant.kernels import min_hashes
 from assistant.types import Article
 
 WIRE = (
@@ -174,12 +176,52 @@ def test_lsh_finds_what_the_exact_all_pairs_check_finds():
 def test_minhash_estimates_jaccard():
     rng = random.Random(9)
     base = words(rng, 2000)
-    a, b = shingle_sets([" ".join(base), " ".join(base[:1000] + words(rng, 1000))])
+    sets = shingle_sets([" ".join(base), " ".join(base[:1000] + words(rng, 1000))])
+    a, b = sets
     exact = len(np.intersect1d(a, b)) / len(np.union1d(a, b))
-    signatures = minhash([a, b], num_perm=512)
+    signatures = minhash(sets, num_perm=512)
     estimate = float(np.mean(signatures[0] == signatures[1]))
     assert exact == pytest.approx(0.33, abs=0.02)
     assert estimate == pytest.approx(exact, abs=0.06)  # ~3 standard errors at 512 permutations
+
+
+def random_sets(rng: np.random.Generator, count: int, pool: np.ndarray) -> Sets:
+    """`count` sets (some empty) of values drawn from `pool`, end to end."""
+    sets = [np.unique(rng.choice(pool, rng.integers(0, 40))) for _ in range(count)]
+    return Sets(np.concatenate(sets).astype(np.uint64),
+                np.cumsum([len(s) for s in sets], dtype=np.int64))
+
+
+def test_min_hashes_are_each_permutations_least_hash_of_a_set():
+    rng = np.random.default_rng(5)
+    sets = random_sets(rng, 50, rng.integers(0, 2**64, 200, dtype=np.uint64))
+    a = rng.integers(0, 2**64, 16, dtype=np.uint64) | np.uint64(1)
+    b = rng.integers(0, 2**64, 16, dtype=np.uint64)
+    found = min_hashes(sets.values, sets.ends, a, b)
+    with np.errstate(over="ignore"):
+        for members, signature in zip(sets, found):
+            expected = (members[:, None] * a + b >> np.uint64(32)).min(axis=0) if len(members) \
+                else np.full(16, 2**32 - 1)
+            assert np.array_equal(signature, expected)
+
+
+def test_boilerplate_is_every_shingle_in_max_df_sets_and_only_those():
+    """Counted exactly, though a bucket of values sharing their low bits fills up with
+    rare values as well as common ones."""
+    rng = np.random.default_rng(8)
+    low = rng.integers(0, 1 << BUCKET_BITS, 30, dtype=np.uint64)  # 30 buckets, crowded
+    pool = np.repeat(low, 8) + (rng.integers(0, 2**40, 30 * 8, dtype=np.uint64)
+                                << np.uint64(BUCKET_BITS))
+    weights = np.ones(len(pool), dtype=int)
+    weights[:64:8] = 200  # a common value in each of 8 buckets, beside 7 rare ones
+    sets = random_sets(rng, 400, np.repeat(pool, weights))
+    for max_df in (1, 20, 60, 10**9):
+        held = [set(members.tolist()) for members in sets]
+        counts = {value: sum(value in h for h in held) for value in set().union(*held)}
+        found = drop_boilerplate(sets, max_df)
+        assert len(found) == len(sets)
+        for members, before in zip(found, held):
+            assert set(members.tolist()) == {v for v in before if counts[v] < max_df}
 
 
 def test_shingles_ignore_case_and_punctuation_and_are_stable():
