@@ -8,10 +8,10 @@ against the asks a server answers meanwhile. A file without them is parsed, line
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterable, Sequence
-import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
