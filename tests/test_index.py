@@ -248,7 +248,7 @@ def test_a_rebuild_of_an_unchanged_archive_keeps_the_version_in_service(
 
 
 def test_the_eval_reuses_an_index_of_exactly_its_articles(tmp_path, small_archive,
-                                                          fake_embedder, monkeypatch):
+                                                          fake_embedder):
     """The manifest's checksum of articles.jsonl tells, without a fingerprint of its own,
     whether the index holds the corpus: any field of any article changed rebuilds it."""
     from assistant.archive import read_archive
