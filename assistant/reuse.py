@@ -148,7 +148,7 @@ def rows_of(keys: np.ndarray, known: np.ndarray) -> np.ndarray:
 
 def first_8_bytes(keys: np.ndarray) -> np.ndarray:
     """Each fixed-width bytes key's first 8 bytes, as one unsigned integer."""
-    return np.ascontiguousarray(keys).view(np.uint8).reshape(len(keys), -1)[:, :8] \
+    return np.ascontiguousarray(keys).view(np.uint8).reshape(len(keys), keys.itemsize)[:, :8] \
         .copy().view(np.uint64).ravel()
 
 

@@ -346,6 +346,16 @@ def test_known_rows_and_vectors_are_found_as_a_dict_would_find_them():
                enumerate(keys[:200].tolist()))
 
 
+def test_a_second_source_is_not_asked_when_the_first_held_every_key():
+    """A rebuild that embeds nothing new, with the eval's cache as a second source: the
+    lookup there of no keys finds no rows (it raised ValueError, and the eval stopped)."""
+    keys = np.array([bytes([i]) * 20 for i in range(1, 6)], dtype="S20")
+    vectors, filled = np.arange(10.0).reshape(5, 2), np.zeros((5, 2))
+    assert reuse.rows_of(keys[:0], keys).tolist() == []
+    missing = reuse.fill_known(keys, [(keys, vectors), (keys[:2], vectors[:2])], filled)
+    assert missing.tolist() == [] and np.array_equal(filled, vectors)
+
+
 def test_chunks_and_tokens_of_an_older_splitter_or_tokenizer_are_not_reused(
         built, fake_embedder, monkeypatch):
     cut, tokenised, quoted = count_work(monkeypatch)
