@@ -24,7 +24,8 @@ from .index import (CHUNK_VECTORS, FORMAT_VERSION, IndexData, load_index, read_m
                     save_index, text_key)
 from .lexical import TOKENIZER_VERSION, LexicalIndex, TokenIds, merge_tokens, tokenize
 from .reuse import Reusable, fill_known, reusable, rows_of
-from .sentences import VECTORS as SENTENCE_VECTORS, Sentences, cut as cut_sentences
+from .sentences import VECTORS as SENTENCE_VECTORS, Sentences, as_floats, stored_as
+from .sentences import cut as cut_sentences
 from .types import Article, Chunk, Problem
 
 
@@ -104,7 +105,7 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
             # well, nor written out again when saved.
             vectors = array_file(folder / CHUNK_VECTORS, (len(texts), embedder.dim), np.float32)
             quote_vectors = array_file(folder / SENTENCE_VECTORS, (len(quotes), embedder.dim),
-                                       np.float16)
+                                       np.int8)
             # Near duplicates (Python, numpy and a compiled loop) and BM25 (tokenising new
             # chunks, then compiled loops) run while the model embeds on its own threads
             # (OpenVINO releases the GIL), so a rebuild that embeds little is not also
@@ -119,7 +120,10 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
                 clusters, lexical = clusters.result(), lexical.result()
             if cache:
                 cache.add(keys[new], vectors[new])
-                cache.add(quote_keys[new_quotes], quote_vectors[new_quotes])
+                # As floats, like the chunk vectors beside them; quantised again, they give
+                # back the same int8 (stored_as).
+                cache.add(quote_keys[new_quotes],
+                          as_floats(quote_vectors[new_quotes]).astype(np.float16))
             manifest = {
                 "format_version": FORMAT_VERSION,
                 "model": {"name": embedder.name, "fingerprint": embedder.fingerprint,
@@ -255,7 +259,7 @@ def embed_reusing(texts: list[str], keys: np.ndarray, known: list[tuple[np.ndarr
               disable=progress is None or not distinct) as bar:
         for start in range(0, len(distinct), EMBED_BLOCK):
             block = distinct[start:start + EMBED_BLOCK]
-            vectors[block] = embedder.embed([texts[i] for i in block])
+            vectors[block] = stored_as(embedder.embed([texts[i] for i in block]), vectors.dtype)
             bar.update(len(block))
     vectors[new] = vectors[new[first[copy_of]]]
     return new

@@ -38,7 +38,8 @@ from .lexical import LexicalIndex
 from .sentences import FILES as SENTENCE_FILES, Sentences
 from .types import Article, Chunk, Hit
 
-FORMAT_VERSION = 3  # 2: clusters.json; 3: sentence vectors
+FORMAT_VERSION = 4  # 2: clusters.json; 3: sentence vectors; 4: those in int8
+READABLE_FORMATS = (3, FORMAT_VERSION)  # 3's float16 sentence vectors read as well
 CHUNK_VECTORS = "vectors.npy"
 ARRAYS = ("chunks.npy", "keys.npy", CHUNK_VECTORS)
 
@@ -185,9 +186,9 @@ def check_manifest(folder: Path, manifest: dict, model_name: str, fingerprint: s
     Files unchanged since they were last hashed (HASHED) are not hashed again, unless
     `every_file`."""
     fix = rebuild_advice(folder.parent, manifest)
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexMismatch(f"index format {manifest.get('format_version')} is not the "
-                            f"supported {FORMAT_VERSION}: {fix}")
+    if manifest.get("format_version") not in READABLE_FORMATS:
+        raise IndexMismatch(f"index format {manifest.get('format_version')} is not one of "
+                            f"the supported {', '.join(map(str, READABLE_FORMATS))}: {fix}")
     model = manifest.get("model", {})
     if model.get("name") != model_name or model.get("fingerprint") != fingerprint:
         raise IndexMismatch(f"index was built with model {model.get('name')} "

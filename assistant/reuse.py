@@ -15,7 +15,7 @@ from .dense import read_faiss_index
 from .index import read_manifest
 from .lexical import OFFSETS, TOKENIZER_VERSION, TOKENS, VOCAB, TokenIds
 from .sentences import KEYS as SENTENCE_KEYS, OFFSETS as SENTENCE_OFFSETS
-from .sentences import SPANS as SENTENCE_SPANS, VECTORS as SENTENCE_VECTORS
+from .sentences import SPANS as SENTENCE_SPANS, VECTORS as SENTENCE_VECTORS, stored_as
 from .sentences import by_article as quotes_by_article
 
 
@@ -25,7 +25,8 @@ class Reusable:
 
     # (text keys, their vectors) of the chunks, then of any other source (fill_known)
     vectors: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
-    sentence_vectors: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # float16
+    # int8, float16 from an index of format 3 (copies are converted: fill_known)
+    sentence_vectors: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
     tokens: tuple[np.ndarray, TokenIds] | None = None  # chunk keys and their BM25 tokens
     spans: dict[bytes, list[tuple[int, int]]] = field(default_factory=dict)  # article key -> chunks
     quotes: dict[bytes, tuple] = field(default_factory=dict)  # article key -> sentences.cut's
@@ -165,13 +166,15 @@ COPY_BLOCK = 1 << 16  # rows copied at a time by fill_known
 def fill_known(keys: np.ndarray, known: list[tuple[np.ndarray, np.ndarray]],
                vectors: np.ndarray) -> np.ndarray:
     """Copy into vectors[i] the vector of keys[i] from the first of the `known` (keys,
-    vectors) sources that holds it; returns the positions that none holds."""
+    vectors) sources that holds it, in vectors' dtype (sentences.stored_as); returns the
+    positions that none holds."""
     missing = np.arange(len(keys))
     for known_keys, known_vectors in known:
         rows = rows_of(keys[missing], known_keys)
         found = rows >= 0
         into, rows = missing[found], rows[found]
         for start in range(0, len(rows), COPY_BLOCK):  # no copy of them all held meanwhile
-            vectors[into[start:start + COPY_BLOCK]] = known_vectors[rows[start:start + COPY_BLOCK]]
+            vectors[into[start:start + COPY_BLOCK]] = stored_as(
+                known_vectors[rows[start:start + COPY_BLOCK]], vectors.dtype)
         missing = missing[~found]
     return missing

@@ -320,6 +320,55 @@ def test_an_article_whose_text_key_ends_in_a_zero_byte_is_known_to_a_rebuild(
     assert summary.gone == 0 and len(cut) == 1 and quoted == ["A new article arrived today."]
 
 
+def test_sentence_vectors_are_stored_in_int8_to_half_a_step_and_read_back_as_floats():
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((50, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors[0, 0] = 0.9  # beyond the largest component int8 holds: clipped
+    stored = sentences.stored_as(vectors, np.int8)
+    assert stored.dtype == np.int8 and stored[0, 0] == 127
+    assert np.abs(sentences.as_floats(stored)[1:] - vectors[1:]).max() <= 0.5 / sentences.SCALE
+    # The eval's cache keeps them as float16, which give back the same int8.
+    again = sentences.as_floats(stored).astype(np.float16)
+    assert np.array_equal(sentences.stored_as(again, np.int8), stored)
+    assert np.array_equal(sentences.as_floats(again.astype(np.float16)), again.astype(np.float32))
+
+
+def test_an_index_of_format_3_is_read_and_its_float16_sentence_vectors_reused(
+        tmp_path, small_archive, fake_embedder):
+    """Format 3 kept sentence vectors in float16: such an index still loads and quotes
+    from them, and a rebuild quantises them into int8 instead of embedding them again."""
+    index_dir = tmp_path / "index"
+    rebuild([small_archive], index_dir, fake_embedder)
+    folder, data = store.current_version(index_dir), load(index_dir)
+    texts = [data.article_of(chunk).text[s:e] for chunk in range(len(data.chunks))
+             for s, e in data.sentences.of_chunk(chunk)[1].tolist()]
+    old = fake_embedder.embed(texts).astype(np.float16)
+    path = folder / sentences.VECTORS
+    np.save(path, old)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["format_version"] = 3
+    manifest["files"][sentences.VECTORS] = {"bytes": path.stat().st_size,
+                                            "sha256": checksums.sha256_file(path)}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    loaded = load(index_dir).sentences
+    assert loaded.vectors.dtype == np.float16
+    assert np.array_equal(loaded.vectors_of(list(range(len(texts)))), old.astype(np.float32))
+
+    (small_archive / "new.txt").write_text("Late news\n\nA new article arrived today.")
+    embedded = []
+    fake_embedder.embed = lambda batch: embedded.extend(batch) or FakeEmbedder().embed(batch)
+    rebuild([small_archive], index_dir, fake_embedder)
+    assert not set(embedded) & set(texts)
+    folder = store.current_version(index_dir)
+    assert json.loads((folder / "manifest.json").read_text())["format_version"] == 4
+    vectors = np.load(folder / sentences.VECTORS)
+    row_of = {key: row for row, key in enumerate(np.load(folder / sentences.KEYS).tolist())}
+    rows = [row_of[text_key(text)] for text in texts]
+    assert vectors.dtype == np.int8
+    assert np.array_equal(vectors[rows], sentences.stored_as(old, np.int8))
+
+
 def test_known_rows_and_vectors_are_found_as_a_dict_would_find_them():
     """Sorted lookups of 20-byte keys, some ending in zero bytes (which numpy's bytes
     arrays drop when read out), some repeated, some sharing their first 8 bytes (which
