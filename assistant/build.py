@@ -3,6 +3,7 @@ in service to the result."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -92,10 +93,11 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
                                 time.monotonic() - started, store.current_name(index_dir) or "",
                                 unchanged=True)
         reuse = previous_work(index_dir, embedder, settings)
-        rows, texts = chunk_all(articles, settings, reuse.spans, article_keys)
-        keys = np.array([text_key(t) for t in texts], dtype="S20")
-        offsets, spans, quotes, quote_keys = cut_sentences(articles, rows, text_key, article_keys,
-                                                           reuse.quotes)
+        rows, keys = chunk_all(articles, settings, reuse.spans, article_keys)
+        offsets, spans, quote_keys = cut_sentences(articles, rows, text_key, article_keys,
+                                                   reuse.quotes)
+        texts = chunk_texts(articles, rows)
+        quotes = sentence_texts(articles, rows, offsets, spans)
         cached = cache.load() if cache else None
         if cached:
             reuse.vectors.append(cached)
@@ -184,7 +186,7 @@ def story_clusters(articles: list[Article]) -> list[list[int]]:
     return [[row_of[i] for i in cluster] for cluster in find_clusters(articles)]
 
 
-def bm25_index(texts: list[str], keys: np.ndarray, known: tuple[np.ndarray, TokenIds] | None
+def bm25_index(texts: Sequence[str], keys: np.ndarray, known: tuple[np.ndarray, TokenIds] | None
                ) -> LexicalIndex:
     """BM25 over the chunk texts, tokenising only those whose key is not among the
     `known` chunks' keys."""
@@ -227,24 +229,55 @@ def previous_work(index_dir: Path, embedder: Embedder, settings: ChunkSettings) 
 
 def chunk_all(articles: list[Article], settings: ChunkSettings,
               known: dict[bytes, list[tuple[int, int]]], article_keys: list[bytes]
-              ) -> tuple[list, list[str]]:
-    """(article_row, start, end) rows and embedding texts of every chunk; an article whose
-    text is in `known` keeps the chunks it had, without cutting it again."""
-    rows, texts = [], []
+              ) -> tuple[list, np.ndarray]:
+    """(article_row, start, end) rows of every chunk, and the text keys of what is embedded
+    for them; an article whose text is in `known` keeps the chunks it had, without cutting
+    it again."""
+    rows, keys = [], []
     for row, article in enumerate(articles):
         spans = known.get(article_keys[row])
         chunks = ([Chunk(article.id, s, e) for s, e in spans] if spans
                   else chunk_article(article, settings))
         for chunk in chunks:
             rows.append((row, chunk.start, chunk.end))
-            texts.append(embedding_text(article, chunk))
-    return rows, texts
+            keys.append(text_key(embedding_text(article, chunk)))
+    return rows, np.array(keys, dtype="S20")
+
+
+@dataclass(frozen=True)
+class Texts(Sequence):
+    """Texts made when asked for, not held: a rebuild needs only the new ones, and holding
+    all of them raised its peak memory by 1.7 GB at 552,860 chunks (README, "Rebuilds")."""
+
+    length: int
+    make: Callable[[int], str]
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int) -> str:
+        return self.make(i)
+
+
+def chunk_texts(articles: list[Article], rows: list[tuple[int, int, int]]) -> Texts:
+    """What is embedded for each chunk (chunking.embedding_text)."""
+    def text(i: int) -> str:
+        row, start, end = rows[i]
+        return embedding_text(articles[row], Chunk(articles[row].id, start, end))
+    return Texts(len(rows), text)
+
+
+def sentence_texts(articles: list[Article], rows: list[tuple[int, int, int]],
+                   offsets: np.ndarray, spans: np.ndarray) -> Texts:
+    """Each chunk's quotable sentences, in the order sentences.cut gives their spans."""
+    article_rows = np.repeat([row for row, _, _ in rows], np.diff(offsets))
+    return Texts(len(spans), lambda i: articles[article_rows[i]].text[spans[i, 0]:spans[i, 1]])
 
 
 EMBED_BLOCK = 2048  # texts embedded at a time (their float32 vectors are held only meanwhile)
 
 
-def embed_reusing(texts: list[str], keys: np.ndarray, known: list[tuple[np.ndarray, np.ndarray]],
+def embed_reusing(texts: Sequence[str], keys: np.ndarray, known: list[tuple[np.ndarray, np.ndarray]],
                   embedder: Embedder, progress: str | None, vectors: np.ndarray) -> np.ndarray:
     """Fill `vectors` (zeros, a row per text) with the texts' vectors, embedding those
     whose key no `known` (keys, vectors) source holds (each distinct text once, a block at

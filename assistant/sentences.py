@@ -67,13 +67,13 @@ def quote_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 def cut(articles: Sequence[Article], rows: list[tuple[int, int, int]], key_of,
         article_keys: list[bytes], known: dict[bytes, tuple] | None = None
-        ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
-    """Offsets, spans and text keys (as saved) of every chunk's sentences, and their texts;
-    a chunk row is (article row, start, end). An article whose text key is in `known`
-    (from the index in service, cut with the same settings) keeps its sentences without
-    cutting and hashing them again."""
+        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Offsets, spans and text keys (as saved) of every chunk's sentences; a chunk row is
+    (article row, start, end). An article whose text key is in `known` (from the index in
+    service, cut with the same settings) keeps its sentences without cutting and hashing
+    them again."""
     known = known or {}
-    counts, spans, keys, quotes = [], [], [], []  # arrays, an article's at a time
+    counts, spans, keys = [], [], []  # arrays, an article's at a time
     for row, group in groupby(rows, key=itemgetter(0)):
         group, text = list(group), articles[row].text
         old_counts, old_spans, old_keys = known.get(article_keys[row], ((), None, None))
@@ -81,20 +81,17 @@ def cut(articles: Sequence[Article], rows: list[tuple[int, int, int]], key_of,
             counts.append(old_counts)
             spans.append(old_spans)
             keys.append(old_keys)
-            quotes.extend(text[s:e] for s, e in old_spans.tolist())
             continue
         cut_spans = [quote_spans(text, start, end) for _, start, end in group]
         new_spans = [span for chunk in cut_spans for span in chunk]
-        new_quotes = [text[s:e] for s, e in new_spans]
         counts.append(np.array([len(chunk) for chunk in cut_spans], dtype=np.int64))
         spans.append(np.array(new_spans, dtype=np.int64).reshape(-1, 2))
-        keys.append(np.array([key_of(q) for q in new_quotes], dtype="S20"))
-        quotes.extend(new_quotes)
+        keys.append(np.array([key_of(text[s:e]) for s, e in new_spans], dtype="S20"))
     # Joined once: extending lists a sentence at a time took 1.5 s at 770,000 sentences.
     counts = np.concatenate(counts or [np.zeros(0, np.int64)], dtype=np.int64)
     offsets = np.concatenate([np.zeros(1, np.int64), np.cumsum(counts)])
     return (offsets, np.concatenate(spans or [np.zeros((0, 2), np.int64)], dtype=np.int64),
-            quotes, np.concatenate(keys or [np.zeros(0, "S20")], dtype="S20"))
+            np.concatenate(keys or [np.zeros(0, "S20")], dtype="S20"))
 
 
 def by_article(ranges: dict[bytes, tuple[int, int]], offsets: np.ndarray, spans: np.ndarray,

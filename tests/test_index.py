@@ -14,13 +14,13 @@ import pytest
 from assistant import article_file, build, checksums, dense, reuse, sentences, store
 from assistant.article_file import ROWS
 from assistant.build import rebuild
-from assistant.chunking import ChunkSettings, chunk_article
+from assistant.chunking import ChunkSettings, chunk_article, embedding_text
 from assistant.errors import AssistantError, IndexDamaged, IndexMismatch, IndexMissing
 from assistant.index import chunks_fit, load_index, text_key
 from assistant.lexical import tokenize
 from assistant.sentences import quote_spans
 from assistant.retrieve import DateWindow, allowed_chunks, holds_nothing
-from assistant.types import Article
+from assistant.types import Article, Chunk
 
 from conftest import BUNDLED_ARCHIVE, FakeEmbedder
 
@@ -303,6 +303,24 @@ def test_a_rebuild_cuts_and_tokenises_only_new_articles_and_equals_a_fresh_build
                  "indptr.csc.index.npy", "token_ids.npy", "token_offsets.npy"):
         assert (store.current_version(tmp_path / "index") / "bm25" / name).read_bytes() == \
             (store.current_version(tmp_path / "fresh") / "bm25" / name).read_bytes(), name
+
+
+def test_every_vector_is_its_own_texts_after_a_rebuild(tmp_path, small_archive, fake_embedder):
+    """Texts are made when asked for (build.Texts), by chunk and sentence row: each row's
+    vector is that of its own text, kept or new."""
+    rebuild([small_archive, BUNDLED_ARCHIVE], tmp_path / "index", fake_embedder)
+    (small_archive / "new.txt").write_text("Late news\n\nA new article arrived today. "
+                                           "Its second sentence is here.")
+    rebuild([small_archive, BUNDLED_ARCHIVE], tmp_path / "index", fake_embedder)
+    data = load(tmp_path / "index")
+    chunks = [Chunk(data.article_of(i).id, s, e) for i, (_, s, e) in enumerate(data.chunks)]
+    texts = [embedding_text(data.article_of(i), chunk) for i, chunk in enumerate(chunks)]
+    assert np.allclose(data.vectors, fake_embedder.embed(texts), atol=1e-6)
+    quotes = [data.article_of(i).text[s:e] for i in range(len(chunks))
+              for s, e in data.sentences.of_chunk(i)[1].tolist()]
+    assert "A new article arrived today. Its second sentence is here." in quotes  # joined: short
+    assert np.allclose(data.sentences.vectors_of(list(range(len(quotes)))),
+                       fake_embedder.embed(quotes), atol=0.5 / sentences.SCALE + 1e-6)
 
 
 def test_an_article_whose_text_key_ends_in_a_zero_byte_is_known_to_a_rebuild(
