@@ -277,8 +277,9 @@ def sentence_texts(articles: list[Article], rows: list[tuple[int, int, int]],
 EMBED_BLOCK = 2048  # texts embedded at a time (their float32 vectors are held only meanwhile)
 
 
-def embed_reusing(texts: Sequence[str], keys: np.ndarray, known: list[tuple[np.ndarray, np.ndarray]],
-                  embedder: Embedder, progress: str | None, vectors: np.ndarray) -> np.ndarray:
+def embed_reusing(texts: Sequence[str], keys: np.ndarray,
+                  known: list[tuple[np.ndarray, np.ndarray]], embedder: Embedder,
+                  progress: str | None, vectors: np.ndarray) -> np.ndarray:
     """Fill `vectors` (zeros, a row per text) with the texts' vectors, embedding those
     whose key no `known` (keys, vectors) source holds (each distinct text once, a block at
     a time); returns the positions that were not known. `progress` names the texts on a
