@@ -93,10 +93,11 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
                                 time.monotonic() - started, store.current_name(index_dir) or "",
                                 unchanged=True)
         reuse = previous_work(index_dir, embedder, settings)
-        rows, keys = chunk_all(articles, settings, reuse.spans, article_keys)
+        rows = chunk_all(articles, settings, reuse.spans, article_keys)
+        texts = chunk_texts(articles, rows)
+        keys = np.array([text_key(text) for text in texts], dtype="S20")
         offsets, spans, quote_keys = cut_sentences(articles, rows, text_key, article_keys,
                                                    reuse.quotes)
-        texts = chunk_texts(articles, rows)
         quotes = sentence_texts(articles, rows, offsets, spans)
         cached = cache.load() if cache else None
         if cached:
@@ -229,25 +230,22 @@ def previous_work(index_dir: Path, embedder: Embedder, settings: ChunkSettings) 
 
 def chunk_all(articles: list[Article], settings: ChunkSettings,
               known: dict[bytes, list[tuple[int, int]]], article_keys: list[bytes]
-              ) -> tuple[list, np.ndarray]:
-    """(article_row, start, end) rows of every chunk, and the text keys of what is embedded
-    for them; an article whose text is in `known` keeps the chunks it had, without cutting
-    it again."""
-    rows, keys = [], []
+              ) -> list[tuple[int, int, int]]:
+    """(article_row, start, end) rows of every chunk; an article whose text is in `known`
+    keeps the chunks it had, without cutting it again."""
+    rows = []
     for row, article in enumerate(articles):
-        spans = known.get(article_keys[row])
-        chunks = ([Chunk(article.id, s, e) for s, e in spans] if spans
-                  else chunk_article(article, settings))
-        for chunk in chunks:
-            rows.append((row, chunk.start, chunk.end))
-            keys.append(text_key(embedding_text(article, chunk)))
-    return rows, np.array(keys, dtype="S20")
+        spans = known.get(article_keys[row]) or [
+            (chunk.start, chunk.end) for chunk in chunk_article(article, settings)]
+        rows.extend((row, start, end) for start, end in spans)
+    return rows
 
 
 @dataclass(frozen=True)
 class Texts(Sequence):
-    """Texts made when asked for, not held: a rebuild needs only the new ones, and holding
-    all of them raised its peak memory by 1.7 GB at 552,860 chunks (README, "Rebuilds")."""
+    """Texts made when asked for, not held: a rebuild needs only the new ones (and each
+    chunk's once, for its key), and holding all of them raised its peak memory by 1.7 GB
+    at 552,860 chunks (README, "Rebuilds")."""
 
     length: int
     make: Callable[[int], str]
