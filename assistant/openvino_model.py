@@ -65,13 +65,16 @@ class OpenVinoEncoder:
             "INFERENCE_NUM_THREADS": str(threads)})
         self.threads = threads
         self.tokenizer = model_tokenizer(model_path)
-        self.tokenizer.enable_padding(pad_to_multiple_of=PAD_TO)
+        self.tokenizer.no_padding()  # each batch is padded to its own longest text (padded)
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """One row per text; batches are formed from texts alike in length (less padding)."""
+        """One row per text; batches are formed from texts alike in token count. Sorted by
+        characters instead, 10% of the tokens a build embedded were padding, not 2%
+        (README, "Embedding")."""
         vectors = np.zeros((len(texts), self.compiled.outputs[0].partial_shape[2].get_length()),
                            dtype=np.float32)
-        by_length = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        encodings = self.tokenizer.encode_batch(texts)
+        by_length = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         size = min(BATCH, -(-len(texts) // self.threads))  # a few texts: one a core
         # Requests of this call only: callers on other threads never share one. They are
         # waited for here, not given Python callbacks: a callback needs the GIL on an
@@ -92,7 +95,7 @@ class OpenVinoEncoder:
             if slot in running:
                 collect(slot)
             rows = by_length[start:start + size]
-            inputs = model_inputs(self.tokenizer, [texts[i] for i in rows])
+            inputs = padded([encodings[i] for i in rows])
             requests[slot].start_async(inputs)
             running[slot] = (rows, inputs["attention_mask"])
         for slot in list(running):
@@ -111,7 +114,19 @@ def model_tokenizer(model_path: Path):
 
 
 def model_inputs(tokenizer, texts: list[str]) -> dict[str, np.ndarray]:
-    encodings = tokenizer.encode_batch(texts)
+    return as_arrays(tokenizer.encode_batch(texts))
+
+
+def padded(encodings: list) -> dict[str, np.ndarray]:
+    """A batch's inputs, padded with the model's [PAD] (id 0) to its longest text, rounded
+    up to a multiple of PAD_TO."""
+    width = PAD_TO * -(-max(len(e.ids) for e in encodings) // PAD_TO)
+    for encoding in encodings:
+        encoding.pad(width)
+    return as_arrays(encodings)
+
+
+def as_arrays(encodings: list) -> dict[str, np.ndarray]:
     return {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
             "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
             "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}

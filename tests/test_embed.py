@@ -39,6 +39,29 @@ def test_a_text_embeds_the_same_alone_or_padded_in_a_batch(real_embedder, archiv
     assert np.min(np.sum(alone[-2:] * side_by_side, axis=1)) > 0.999
 
 
+def test_a_batch_holds_texts_alike_in_token_count(real_embedder, monkeypatch):
+    """Texts of a few long words and of many short ones: sorted by characters, as before,
+    batches mixed 12 tokens with 100 and embedded mostly padding."""
+    texts = [" ".join(["international"] * n) for n in range(10, 130, 8)] + \
+            [" ".join("abcdefghij"[i % 10] for i in range(n)) for n in range(10, 130, 8)]
+    batches = []
+    pad = openvino_model.padded
+
+    def recorded(encodings):
+        lengths = [len(e.ids) for e in encodings]
+        inputs = pad(encodings)
+        batches.append((min(lengths), max(lengths), inputs["input_ids"].shape[1]))
+        return inputs
+
+    monkeypatch.setattr(openvino_model, "padded", recorded)
+    vectors = real_embedder.embed(texts)
+    batches.sort()
+    assert len(batches) == 4 and all(a[1] <= b[0] for a, b in zip(batches, batches[1:]))
+    assert all(0 <= width - longest < openvino_model.PAD_TO for _, longest, width in batches)
+    alone = np.stack([real_embedder.embed_one(t) for t in texts[::7]])
+    assert np.min(np.sum(alone * vectors[::7], axis=1)) > 0.999
+
+
 def test_int8_and_fp32_vectors_never_share_an_index(monkeypatch, tmp_path):
     int8, fp32 = Embedder(precision="int8"), Embedder(precision="fp32")
     assert int8.fingerprint != fp32.fingerprint
