@@ -35,11 +35,12 @@ from .dense import dense_search, read_faiss_index
 from .disk_array import save_array
 from .errors import IndexDamaged, IndexMismatch
 from .lexical import LexicalIndex
-from .sentences import FILES as SENTENCE_FILES, Sentences
+from .sentences import Sentences, files_listed as sentence_files
 from .types import Article, Chunk, Hit
 
-FORMAT_VERSION = 4  # 2: clusters.json; 3: sentence vectors; 4: those in int8
-READABLE_FORMATS = (3, FORMAT_VERSION)  # 3's float16 sentence vectors read as well
+# 2: clusters.json; 3: sentence vectors; 4: those in int8; 5: int8's file renamed
+FORMAT_VERSION = 5
+READABLE_FORMATS = (3, 4, FORMAT_VERSION)  # 3's float16 sentence vectors read as well
 CHUNK_VECTORS = "vectors.npy"
 ARRAYS = ("chunks.npy", "keys.npy", CHUNK_VECTORS)
 
@@ -195,7 +196,8 @@ def check_manifest(folder: Path, manifest: dict, model_name: str, fingerprint: s
                             f"({str(model.get('fingerprint'))[:12]}), not the installed "
                             f"{model_name} ({fingerprint[:12]}): {fix}")
     listed = manifest["files"]
-    missing = [name for name in (*ARRAYS, *SENTENCE_FILES, "articles.jsonl", "faiss.index")
+    missing = [name for name in (*ARRAYS, *sentence_files(listed), "articles.jsonl",
+                                 "faiss.index")
                if name not in listed]
     if missing or not any(name.startswith("bm25/") for name in listed):
         raise IndexDamaged(f"{folder}/manifest.json does not list "
@@ -236,7 +238,7 @@ def load_index(folder: Path, model_name: str, fingerprint: str,
         faiss_index = read_faiss_index(folder / "faiss.index")
         lexical = LexicalIndex.load(folder / "bm25")
         clusters = json.loads((folder / "clusters.json").read_text(encoding="utf-8"))
-        sentences = Sentences.load(folder, len(chunks), manifest.get("dim"))
+        sentences = Sentences.load(folder, len(chunks), manifest.get("dim"), manifest["files"])
     except (OSError, ValueError, TypeError, RuntimeError) as error:
         raise IndexDamaged(f"index in {folder} is damaged ({error}): "
                            f"{rebuild_advice(folder.parent, manifest)}") from None

@@ -15,7 +15,7 @@ from .dense import read_faiss_index
 from .index import read_manifest
 from .lexical import OFFSETS, TOKENIZER_VERSION, TOKENS, VOCAB, TokenIds
 from .sentences import KEYS as SENTENCE_KEYS, OFFSETS as SENTENCE_OFFSETS
-from .sentences import SPANS as SENTENCE_SPANS, VECTORS as SENTENCE_VECTORS, stored_as
+from .sentences import SPANS as SENTENCE_SPANS, stored_as, vectors_file
 from .sentences import by_article as quotes_by_article
 
 
@@ -67,7 +67,8 @@ def reusable(folder: Path, model_name: str, fingerprint: str, chunking: dict) ->
                 if "inverted_file" in manifest:  # an inverted file, of a build that counts changes
                     reuse.inverted_file = inverted_file(checked, keys, manifest)
             if SENTENCE_KEYS in manifest["files"]:  # from format 3 on
-                known, vectors = array(SENTENCE_KEYS), array(SENTENCE_VECTORS)
+                known = array(SENTENCE_KEYS)
+                vectors = array(vectors_file(manifest["files"]))
                 if len(vectors) == len(known):
                     reuse.sentence_vectors = [(known, vectors)]
         if manifest.get("chunking") == chunking:

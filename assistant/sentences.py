@@ -7,8 +7,10 @@ their vectors in the index it is a dot product. Saved per chunk, in chunk order:
     sentence_offsets.npy  (chunks + 1,) int64  chunk i's sentences: rows offsets[i]:offsets[i+1]
     sentences.npy         (rows, 2) int64      start, end in the article's text
     sentence_keys.npy     (rows,) S20          text keys: the next rebuild reuses the vectors
-    sentence_vectors.npy  (rows, dim) int8     unit vectors times SCALE, rounded: a quarter
-                                               of float32's bytes (float16 in format 3)
+    sentence_vectors_int8.npy  (rows, dim) int8  unit vectors times SCALE, rounded: a quarter
+                                                 of float32's bytes
+
+Formats 3 and 4 named the vectors' file sentence_vectors.npy (float16 in 3, int8 in 4).
 
 These vectors are most of an index's bytes (about six sentences a chunk), and a rebuild
 writes them all again: in int8 rather than float16, 1.2 GB rather than 2.4 at 550,000
@@ -33,11 +35,25 @@ from .types import Article
 # keeps: bump chunking.SPLITTER_VERSION, so that rebuilds cut sentences anew.
 MIN_QUOTE_CHARS = 60
 OFFSETS, SPANS, KEYS, VECTORS = ("sentence_offsets.npy", "sentences.npy", "sentence_keys.npy",
-                                 "sentence_vectors.npy")
+                                 "sentence_vectors_int8.npy")
 FILES = (OFFSETS, SPANS, KEYS, VECTORS)
 # int8 units per 1.0: steps of 0.005, and room for components up to 0.635 (the dev set's
 # largest is 0.55; most are under 0.2). A larger one is clipped.
 SCALE = 200
+# Formats 3 and 4's name. int8 has its own since format 5: the software of format 3 read
+# this file as float16, and its rebuild copied format 4's int8 values into float16 as they
+# were (norms of 200). A file it does not find, it embeds anew.
+FORMER_VECTORS = "sentence_vectors.npy"
+
+
+def vectors_file(listed) -> str:
+    """The sentence vectors' file of an index whose manifest lists the files `listed`."""
+    return FORMER_VECTORS if FORMER_VECTORS in listed else VECTORS
+
+
+def files_listed(listed) -> tuple[str, ...]:
+    """The sentence files of an index whose manifest lists the files `listed`."""
+    return (OFFSETS, SPANS, KEYS, vectors_file(listed))
 
 
 def stored_as(vectors: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -131,9 +147,11 @@ class Sentences:
             save_array(folder / name, array)
 
     @classmethod
-    def load(cls, folder: Path, chunks: int, dim: int) -> "Sentences":
-        """The saved sentences, left on disk; ValueError if their shapes disagree."""
-        offsets, spans, vectors = (DiskArray(folder / name) for name in (OFFSETS, SPANS, VECTORS))
+    def load(cls, folder: Path, chunks: int, dim: int, listed) -> "Sentences":
+        """The saved sentences (of an index whose manifest lists `listed`), left on disk;
+        ValueError if their shapes disagree."""
+        offsets, spans, vectors = (DiskArray(folder / name)
+                                   for name in (OFFSETS, SPANS, vectors_file(listed)))
         if len(offsets) != chunks + 1 or spans.shape != (int(offsets[-1:][0]), 2) \
                 or vectors.shape != (len(spans), dim) or vectors.dtype not in (np.int8, np.float16):
             raise ValueError(f"the sentence files in {folder} disagree with the chunks")

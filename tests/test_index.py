@@ -352,26 +352,30 @@ def test_sentence_vectors_are_stored_in_int8_to_half_a_step_and_read_back_as_flo
     assert np.array_equal(sentences.as_floats(again), again.astype(np.float32))  # format 3's
 
 
-def test_an_index_of_format_3_is_read_and_its_float16_sentence_vectors_reused(
-        tmp_path, small_archive, fake_embedder):
-    """Format 3 kept sentence vectors in float16: such an index still loads and quotes
-    from them, and a rebuild quantises them into int8 instead of embedding them again."""
+@pytest.mark.parametrize("version, dtype", [(3, np.float16), (4, np.int8)])
+def test_an_index_of_an_earlier_format_is_read_and_its_sentence_vectors_reused(
+        tmp_path, small_archive, fake_embedder, version, dtype):
+    """Formats 3 and 4 kept sentence vectors in sentence_vectors.npy, in float16 and int8:
+    such an index still loads and quotes from them, and a rebuild stores them in int8 under
+    format 5's name instead of embedding them again."""
     index_dir = tmp_path / "index"
     rebuild([small_archive], index_dir, fake_embedder)
     folder, data = store.current_version(index_dir), load(index_dir)
     texts = [data.article_of(chunk).text[s:e] for chunk in range(len(data.chunks))
              for s, e in data.sentences.of_chunk(chunk)[1].tolist()]
-    old = fake_embedder.embed(texts).astype(np.float16)
-    path = folder / sentences.VECTORS
+    old = sentences.stored_as(fake_embedder.embed(texts).astype(np.float16), dtype)
+    path = folder / sentences.FORMER_VECTORS
     np.save(path, old)
+    (folder / sentences.VECTORS).unlink()
     manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["format_version"] = 3
-    manifest["files"][sentences.VECTORS] = {"bytes": path.stat().st_size,
-                                            "sha256": checksums.sha256_file(path)}
+    manifest["format_version"] = version
+    del manifest["files"][sentences.VECTORS]
+    manifest["files"][sentences.FORMER_VECTORS] = {"bytes": path.stat().st_size,
+                                                   "sha256": checksums.sha256_file(path)}
     (folder / "manifest.json").write_text(json.dumps(manifest))
     loaded = load(index_dir).sentences
-    assert loaded.vectors.dtype == np.float16
-    assert np.array_equal(loaded.vectors_of(list(range(len(texts)))), old.astype(np.float32))
+    assert loaded.vectors.dtype == dtype
+    assert np.array_equal(loaded.vectors_of(list(range(len(texts)))), sentences.as_floats(old))
 
     (small_archive / "new.txt").write_text("Late news\n\nA new article arrived today.")
     embedded = []
@@ -379,7 +383,9 @@ def test_an_index_of_format_3_is_read_and_its_float16_sentence_vectors_reused(
     rebuild([small_archive], index_dir, fake_embedder)
     assert not set(embedded) & set(texts)
     folder = store.current_version(index_dir)
-    assert json.loads((folder / "manifest.json").read_text())["format_version"] == 4
+    assert json.loads((folder / "manifest.json").read_text())["format_version"] == 5
+    # The software of format 3 would copy int8 as float16: it finds no file of its name.
+    assert not (folder / sentences.FORMER_VECTORS).exists()
     vectors = np.load(folder / sentences.VECTORS)
     row_of = {key: row for row, key in enumerate(np.load(folder / sentences.KEYS).tolist())}
     rows = [row_of[text_key(text)] for text in texts]
