@@ -165,10 +165,10 @@ COPY_BLOCK = 1 << 16  # rows copied at a time by fill_known
 
 
 def fill_known(keys: np.ndarray, known: list[tuple[np.ndarray, np.ndarray]],
-               vectors: np.ndarray) -> np.ndarray:
+               vectors: np.ndarray, copied=lambda rows: None) -> np.ndarray:
     """Copy into vectors[i] the vector of keys[i] from the first of the `known` (keys,
     vectors) sources that holds it, in vectors' dtype (sentences.stored_as); returns the
-    positions that none holds."""
+    positions that none holds. `copied(n)` is told of each block of n rows copied."""
     missing = np.arange(len(keys))
     for known_keys, known_vectors in known:
         rows = rows_of(keys[missing], known_keys)
@@ -177,5 +177,6 @@ def fill_known(keys: np.ndarray, known: list[tuple[np.ndarray, np.ndarray]],
         for start in range(0, len(rows), COPY_BLOCK):  # no copy of them all held meanwhile
             vectors[into[start:start + COPY_BLOCK]] = stored_as(
                 known_vectors[rows[start:start + COPY_BLOCK]], vectors.dtype)
+            copied(len(rows[start:start + COPY_BLOCK]))
         missing = missing[~found]
     return missing

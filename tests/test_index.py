@@ -138,6 +138,22 @@ def test_rebuild_reuses_vectors_of_unchanged_chunks_and_sentences(tmp_path, smal
     assert embedded == ["Late news\nA new article arrived today.", "A new article arrived today."]
 
 
+def test_a_rebuild_shows_each_step_and_the_vectors_it_reuses(tmp_path, small_archive,
+                                                              fake_embedder, capsys):
+    """The steps before and after the embedding take seconds each at scale: none is
+    silent. Only a rebuild that has a version to reuse shows what it reuses."""
+    rebuild([small_archive], tmp_path / "index", fake_embedder, progress=True)
+    first = capsys.readouterr().err
+    (small_archive / "new.txt").write_text("Late news\n\nA new article arrived today.")
+    second = rebuild([small_archive], tmp_path / "index", fake_embedder, progress=True)
+    shown = capsys.readouterr().err
+    for step in ("cutting chunks and sentences", "embedding chunks", "writing the new version"):
+        assert step in first and step in shown
+    assert "reusing" not in first
+    reused = shown.split("reusing chunks:")[-1].split("\r")[0]
+    assert f"{second.chunks - 1}/{second.chunks}" in reused and "reusing sentences" in shown
+
+
 def test_a_rebuild_keeps_the_inverted_files_training_until_a_tenth_of_its_chunks_changed(
         tmp_path, fake_embedder, monkeypatch):
     monkeypatch.setattr(dense, "EXACT_BELOW", 100)  # an inverted file from 100 chunks on
