@@ -42,8 +42,8 @@ def test_a_text_embeds_the_same_alone_or_padded_in_a_batch(real_embedder, archiv
 def test_a_batch_holds_texts_alike_in_token_count(real_embedder, monkeypatch):
     """Texts of a few long words and of many short ones: sorted by characters, as before,
     batches mixed 12 tokens with 100 and embedded mostly padding."""
-    texts = [" ".join(["international"] * n) for n in range(10, 130, 8)] + \
-            [" ".join("abcdefghij"[i % 10] for i in range(n)) for n in range(10, 130, 8)]
+    texts = [" ".join(["international"] * n) for n in range(10, 170, 8)] + \
+            [" ".join("abcdefghij"[i % 10] for i in range(n)) for n in range(10, 170, 8)]
     batches = []
     pad = openvino_model.padded
 
@@ -56,8 +56,11 @@ def test_a_batch_holds_texts_alike_in_token_count(real_embedder, monkeypatch):
     monkeypatch.setattr(openvino_model, "padded", recorded)
     vectors = real_embedder.embed(texts)
     batches.sort()
-    assert len(batches) == 4 and all(a[1] <= b[0] for a, b in zip(batches, batches[1:]))
-    assert all(0 <= width - longest < openvino_model.PAD_TO for _, longest, width in batches)
+    assert len(batches) == 5 and all(a[1] <= b[0] for a, b in zip(batches, batches[1:]))
+    for _, longest, width in batches:  # padded to the next multiple of 8, or 16 if long
+        multiple = openvino_model.PAD_TO * (2 if longest >= openvino_model.LONG else 1)
+        assert width % multiple == 0 and 0 <= width - longest < multiple
+    assert batches[-1][2] % 16 == 0 and batches[0][2] % 16 == 8  # both kinds were made
     alone = np.stack([real_embedder.embed_one(t) for t in texts[::7]])
     assert np.min(np.sum(alone * vectors[::7], axis=1)) > 0.999
 
