@@ -167,14 +167,16 @@ def manifest_if_unchanged(index_dir: Path, articles: list[Article], article_keys
                           settings: ChunkSettings) -> dict | None:
     """The manifest of the version in service if building these articles would make it
     again: the same articles (the checksum of articles.jsonl), from the same archive with
-    the same problems, by this model, chunking and tokenizer, its files sound (as a load
-    checks them). A rebuild of an unchanged archive then writes nothing: at 552,860 chunks
-    it took a minute and wrote 3.5 GB of vectors already on disk.
+    the same problems, by this model, chunking and tokenizer, in this format (an older one
+    is written again, once), its files sound (as a load checks them). A rebuild of an
+    unchanged archive then writes nothing: at 552,860 chunks it took a minute and wrote
+    3.5 GB of vectors already on disk.
 
     The cheap checks come first: loading the index, and the checksum (JSON of every
     article: 3.6 s at 552,860 chunks), only once the texts (`article_keys`) are the same,
     as an edited article's are not."""
-    same = {"chunking": settings.to_json(), "tokenizer": TOKENIZER_VERSION, "archive": origin,
+    same = {"format_version": FORMAT_VERSION, "chunking": settings.to_json(),
+            "tokenizer": TOKENIZER_VERSION, "archive": origin,
             "problems": [str(p) for p in problems]}
     try:
         folder = store.current_version(index_dir)

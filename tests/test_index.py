@@ -369,11 +369,12 @@ def test_sentence_vectors_are_stored_in_int8_to_half_a_step_and_read_back_as_flo
 
 
 @pytest.mark.parametrize("version, dtype", [(3, np.float16), (4, np.int8)])
+@pytest.mark.parametrize("changed", [True, False])
 def test_an_index_of_an_earlier_format_is_read_and_its_sentence_vectors_reused(
-        tmp_path, small_archive, fake_embedder, version, dtype):
+        tmp_path, small_archive, fake_embedder, version, dtype, changed):
     """Formats 3 and 4 kept sentence vectors in sentence_vectors.npy, in float16 and int8:
-    such an index still loads and quotes from them, and a rebuild stores them in int8 under
-    format 5's name instead of embedding them again."""
+    such an index still loads and quotes from them, and the next rebuild, of an unchanged
+    archive too, stores them in int8 under format 5's name instead of embedding them."""
     index_dir = tmp_path / "index"
     rebuild([small_archive], index_dir, fake_embedder)
     folder, data = store.current_version(index_dir), load(index_dir)
@@ -393,11 +394,12 @@ def test_an_index_of_an_earlier_format_is_read_and_its_sentence_vectors_reused(
     assert loaded.vectors.dtype == dtype
     assert np.array_equal(loaded.vectors_of(list(range(len(texts)))), sentences.as_floats(old))
 
-    (small_archive / "new.txt").write_text("Late news\n\nA new article arrived today.")
+    if changed:
+        (small_archive / "new.txt").write_text("Late news\n\nA new article arrived today.")
     embedded = []
     fake_embedder.embed = lambda batch: embedded.extend(batch) or FakeEmbedder().embed(batch)
-    rebuild([small_archive], index_dir, fake_embedder)
-    assert not set(embedded) & set(texts)
+    summary = rebuild([small_archive], index_dir, fake_embedder)
+    assert not summary.unchanged and not set(embedded) & set(texts) and (changed or not embedded)
     folder = store.current_version(index_dir)
     assert json.loads((folder / "manifest.json").read_text())["format_version"] == 5
     # The software of format 3 would copy int8 as float16: it finds no file of its name.
