@@ -175,8 +175,9 @@ def fill_known(keys: np.ndarray, known: list[tuple[np.ndarray, np.ndarray]],
         found = rows >= 0
         into, rows = missing[found], rows[found]
         for start in range(0, len(rows), COPY_BLOCK):  # no copy of them all held meanwhile
-            vectors[into[start:start + COPY_BLOCK]] = stored_as(
-                known_vectors[rows[start:start + COPY_BLOCK]], vectors.dtype)
-            copied(len(rows[start:start + COPY_BLOCK]))
+            block = rows[start:start + COPY_BLOCK]
+            vectors[into[start:start + COPY_BLOCK]] = stored_as(known_vectors[block],
+                                                                vectors.dtype)
+            copied(len(block))
         missing = missing[~found]
     return missing
