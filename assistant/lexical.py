@@ -245,7 +245,9 @@ def best_ids(scores: np.ndarray, allowed: np.ndarray | None, k: int,
     reach it), so one vectorised comparison leaves hundreds of candidates of a million:
     0.3 ms at a million chunks, against 0.8 for one pass with a heap."""
     if allowed is not None:
-        scores = np.where(allowed, scores, 0)
+        # Scores are finite: times a mask, they are kept or 0, exactly. np.where took 1.7
+        # ms at a million chunks (4.5 for a scattered mask), the product 0.7.
+        scores = scores * allowed
     maxima = scores[:len(scores) // block * block].reshape(-1, block).max(axis=1)
     floor = np.partition(maxima, len(maxima) - k)[len(maxima) - k] if len(maxima) >= k else 0
     candidates = np.flatnonzero(scores >= floor) if floor > 0 else np.flatnonzero(scores > 0)
