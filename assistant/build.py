@@ -2,6 +2,7 @@
 in service to the result."""
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -88,7 +89,9 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
         article_keys = [text_key(a.text) for a in articles]
         held = manifest_if_unchanged(index_dir, articles, article_keys, problems, origin,
                                      embedder, settings)
+        saved = Checkpoints.of(index_dir, embedder.fingerprint, cache)
         if held is not None:
+            saved.clear()  # an unfinished build's vectors, for articles no longer there
             store.clean_without_commit(index_dir)
             return BuildSummary(len(articles), held["counts"]["chunks"], 0, tuple(problems),
                                 time.monotonic() - started, store.current_name(index_dir) or "",
@@ -101,10 +104,9 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
         offsets, spans, quote_keys = cut_sentences(articles, rows, text_key, article_keys,
                                                    reuse.quotes)
         quotes = sentence_texts(articles, rows, offsets, spans)
-        cached = cache.load() if cache else None
-        if cached:
-            reuse.vectors.append(cached)
-            reuse.sentence_vectors.append(cached)
+        resumed = saved.add_to(reuse)
+        if resumed and saved.pending:
+            stage(progress, f"reusing {resumed} vectors that an unfinished build embedded...")
         with store.new_version(index_dir) as folder:
             # The vectors are filled in their files (array_file): not held in memory as
             # well, nor written out again when saved.
@@ -119,17 +121,13 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
                 clusters = pool.submit(story_clusters, articles)
                 lexical = pool.submit(bm25_index, texts, keys, reuse.tokens)
                 new = embed_reusing(texts, keys, reuse.vectors, embedder,
-                                    "chunks" if progress else None, vectors)
-                new_quotes = embed_reusing(quotes, quote_keys, reuse.sentence_vectors, embedder,
-                                           "sentences" if progress else None, quote_vectors)
+                                    "chunks" if progress else None, vectors,
+                                    saved.saver(saved.chunks, keys, vectors))
+                embed_reusing(quotes, quote_keys, reuse.sentence_vectors, embedder,
+                              "sentences" if progress else None, quote_vectors,
+                              saved.saver(saved.sentences, quote_keys, quote_vectors))
                 clusters, lexical = clusters.result(), lexical.result()
             stage(progress, "writing the new version...")
-            if cache:
-                cache.add(keys[new], vectors[new])
-                # As floats, like the chunk vectors beside them; quantised again, they give
-                # back the same int8 (stored_as).
-                cache.add(quote_keys[new_quotes],
-                          as_floats(quote_vectors[new_quotes]).astype(np.float16))
             manifest = {
                 "format_version": FORMAT_VERSION,
                 "model": {"name": embedder.name, "fingerprint": embedder.fingerprint,
@@ -150,9 +148,66 @@ def build_index(articles: list[Article], problems: list[Problem], origin: list[s
             data = IndexData(manifest, articles, np.array(rows, dtype=np.int64).reshape(-1, 3),
                              keys, vectors, faiss_index, lexical, sentences, clusters)
             save_index(folder, data, article_keys)
+        saved.clear()  # the new version holds them now
     gone = len(reuse.article_keys - set(article_keys)) if reuse.article_keys else 0
     return BuildSummary(len(articles), len(rows), len(new), tuple(problems),
                         time.monotonic() - started, store.current_name(index_dir) or "", gone)
+
+
+PENDING = "embedded-pending"  # in the index folder: Checkpoints of a build not committed
+
+
+@dataclass(frozen=True)
+class Checkpoints:
+    """Where a build saves each block of vectors once it is embedded, so that a build
+    stopped before it commits (Ctrl-C, a crash, a reboot, a full disk) loses none of
+    them: the next build reuses them. A first build of 400,000 chunks embeds for hours.
+
+    eval and bench save into the user's cache, which keeps sentence vectors as floats
+    beside chunk vectors; `assistant index` into a folder of the index's own (PENDING),
+    removed once a version holds the vectors."""
+
+    chunks: EmbeddingCache
+    sentences: EmbeddingCache
+    pending: Path | None = None
+
+    @classmethod
+    def of(cls, index_dir: Path, fingerprint: str, cache: EmbeddingCache | None) -> "Checkpoints":
+        if cache is not None:
+            return cls(cache, cache)
+        folder = index_dir / PENDING
+        return cls(EmbeddingCache(folder / "chunks", fingerprint),
+                   EmbeddingCache(folder / "sentences", fingerprint), folder)
+
+    def add_to(self, reuse: Reusable) -> int:
+        """Add the saved vectors to what the build copies from; returns how many."""
+        shared = self.sentences is self.chunks
+        chunks = self.chunks.load()
+        sentences = chunks if shared else self.sentences.load()
+        for sources, saved in ((reuse.vectors, chunks), (reuse.sentence_vectors, sentences)):
+            if saved is not None:
+                sources.append(saved)
+        loaded = [chunks] if shared else [chunks, sentences]
+        return sum(len(keys) for keys, _ in filter(None, loaded))
+
+    def saver(self, cache: EmbeddingCache, keys: np.ndarray, vectors: np.ndarray
+              ) -> Callable[[list[int]], None]:
+        """Saves the rows given of `vectors` under their keys into `cache`."""
+        def save(rows: list[int]) -> None:
+            block = vectors[rows]
+            if block.dtype == np.int8 and self.sentences is self.chunks:
+                # As floats, like the chunk vectors beside them; quantised again, they
+                # give back the same int8 (stored_as).
+                block = as_floats(block).astype(np.float16)
+            try:
+                cache.add(keys[rows], block)
+            except OSError:
+                pass  # only what a stopped build would have kept is lost
+        return save
+
+    def clear(self) -> None:
+        if self.pending is not None:
+            shutil.rmtree(self.pending, ignore_errors=True)
 
 
 def stage(progress: bool, message: str) -> None:
@@ -289,11 +344,12 @@ EMBED_BLOCK = 2048  # texts embedded at a time (their float32 vectors are held o
 
 def embed_reusing(texts: Sequence[str], keys: np.ndarray,
                   known: list[tuple[np.ndarray, np.ndarray]], embedder: Embedder,
-                  progress: str | None, vectors: np.ndarray) -> np.ndarray:
+                  progress: str | None, vectors: np.ndarray,
+                  save: Callable[[list[int]], None] = lambda rows: None) -> np.ndarray:
     """Fill `vectors` (zeros, a row per text) with the texts' vectors, embedding those
     whose key no `known` (keys, vectors) source holds (each distinct text once, a block at
-    a time); returns the positions that were not known. `progress` names the texts on a
-    progress bar (None: no bar)."""
+    a time, each block then given to `save`); returns the positions that were not known.
+    `progress` names the texts on a progress bar (None: no bar)."""
     from tqdm import tqdm
 
     # At 552,860 chunks copying the kept vectors took 6-7 s each for chunks and sentences.
@@ -307,6 +363,7 @@ def embed_reusing(texts: Sequence[str], keys: np.ndarray,
         for start in range(0, len(distinct), EMBED_BLOCK):
             block = distinct[start:start + EMBED_BLOCK]
             vectors[block] = stored_as(embedder.embed([texts[i] for i in block]), vectors.dtype)
+            save(block)
             bar.update(len(block))
     vectors[new] = vectors[new[first[copy_of]]]
     return new

@@ -131,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
         return 0
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        kept = " (the vectors embedded so far are kept: run it again to go on)" \
+            if args.command == "index" else ""
+        print("interrupted" + kept, file=sys.stderr)
         return 130
 
 

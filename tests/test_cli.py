@@ -31,6 +31,28 @@ def test_index_command_prints_one_summary_line(tmp_path, capsys):
     assert len(out) == 1 and out[0].startswith("indexed 5 articles,") and "0 skipped" in out[0]
 
 
+def test_index_stopped_by_ctrl_c_keeps_its_vectors_for_the_next_run(tmp_path, capsys,
+                                                                    monkeypatch):
+    from assistant.embed import Embedder
+
+    embed, calls = Embedder.embed, []
+
+    def embed_then_stop(self, texts):
+        calls.append(texts)
+        if len(calls) == 2:  # the chunks are embedded, the sentences not
+            raise KeyboardInterrupt
+        return embed(self, texts)
+
+    monkeypatch.setattr(Embedder, "embed", embed_then_stop)
+    command = ["index", "--archive", "archive", "--index", str(tmp_path / "ix")]
+    assert main(command) == 130
+    assert "interrupted (the vectors embedded so far are kept: run it again to go on)" in \
+        capsys.readouterr().err
+    monkeypatch.setattr(Embedder, "embed", embed)
+    assert main(command) == 0
+    assert "12 chunks (0 embedded, 12 reused)" in capsys.readouterr().out
+
+
 def test_csto_secretary_general_is_quoted_from_the_right_article(capsys, bundled_index):
     result = ask_json(capsys, bundled_index, "Who is the Secretary-General of the CSTO?")
     assert result["found"] is True

@@ -138,6 +138,44 @@ def test_rebuild_reuses_vectors_of_unchanged_chunks_and_sentences(tmp_path, smal
     assert embedded == ["Late news\nA new article arrived today.", "A new article arrived today."]
 
 
+def test_a_build_stopped_midway_loses_none_of_the_vectors_it_embedded(
+        tmp_path, small_archive, fake_embedder, monkeypatch, capsys):
+    """A first build of a large archive embeds for hours. Stopped after a few blocks (here
+    by Ctrl-C), the next build embeds only what was left, shows what it takes back, and
+    makes the index an unstopped build makes."""
+    monkeypatch.setattr(build, "EMBED_BLOCK", 2)  # chunks in 2 blocks, sentences in 4
+    calls = []
+
+    def embed(texts):
+        calls.append(list(texts))
+        if len(calls) == stop_at:
+            raise KeyboardInterrupt
+        return FakeEmbedder.embed(fake_embedder, texts)
+
+    monkeypatch.setattr(fake_embedder, "embed", embed)
+    stop_at = 0
+    rebuild([small_archive], tmp_path / "unstopped", fake_embedder)
+    every = [text for texts in calls for text in texts]
+    calls.clear()
+    stop_at = 4  # both blocks of chunks and one of sentences are done
+    with pytest.raises(KeyboardInterrupt):
+        rebuild([small_archive], tmp_path / "index", fake_embedder)
+    done = [text for texts in calls[:3] for text in texts]
+    assert (tmp_path / "index" / build.PENDING).is_dir()
+    calls.clear()
+    resumed = rebuild([small_archive], tmp_path / "index", fake_embedder, progress=True)
+    assert f"reusing {len(done)} vectors that an unfinished build embedded" in \
+        capsys.readouterr().err
+    again = [text for texts in calls for text in texts]
+    assert sorted(done + again) == sorted(every) and not set(done) & set(again)
+    assert resumed.embedded == 0  # the chunks were all embedded before the stop
+    first, second = load(tmp_path / "unstopped"), load(tmp_path / "index")
+    assert np.array_equal(np.asarray(first.vectors), np.asarray(second.vectors))
+    count = len(first.sentences.vectors)
+    assert np.array_equal(first.sentences.vectors[0:count], second.sentences.vectors[0:count])
+    assert not (tmp_path / "index" / build.PENDING).exists()
+
+
 def test_a_rebuild_shows_each_step_and_the_vectors_it_reuses(tmp_path, small_archive,
                                                               fake_embedder, capsys):
     """The steps before and after the embedding take seconds each at scale: none is
