@@ -29,7 +29,8 @@ class EmbeddingCache:
             vectors_path = keys_path.with_name(keys_path.name.replace(".keys.", ".vectors."))
             try:
                 keys = np.load(keys_path, allow_pickle=False)
-                vectors = np.load(vectors_path, allow_pickle=False)
+                # Mapped: joined below, the shards are not held twice meanwhile.
+                vectors = np.load(vectors_path, mmap_mode="r", allow_pickle=False)
             except (OSError, ValueError):
                 continue  # a damaged shard only costs re-embedding
             if len(keys) == len(vectors):
