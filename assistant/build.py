@@ -160,8 +160,8 @@ PENDING = "embedded-pending"  # in the index folder: Checkpoints of a build not 
 @dataclass(frozen=True)
 class Checkpoints:
     """Where a build saves each block of vectors once it is embedded, so that a build
-    stopped before it commits (Ctrl-C, a crash, a reboot, a full disk) loses none of
-    them: the next build reuses them. A first build of 400,000 chunks embeds for hours.
+    stopped before it commits (Ctrl-C, a crash, a reboot) loses none of them: the next
+    build reuses them. A first build of 400,000 chunks embeds for hours.
 
     eval and bench save into the user's cache, which keeps sentence vectors as floats
     beside chunk vectors; `assistant index` into a folder of the index's own (PENDING),
