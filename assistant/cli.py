@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         kept = " (the vectors embedded so far are kept: run it again to go on)" \
-            if args.command == "index" else ""
+            if args.command == "index" and not args.check else ""
         print("interrupted" + kept, file=sys.stderr)
         return 130
 
