@@ -179,23 +179,27 @@ class Checkpoints:
         return cls(EmbeddingCache(folder / "chunks", fingerprint),
                    EmbeddingCache(folder / "sentences", fingerprint), folder)
 
+    @property
+    def shared(self) -> bool:
+        """Chunk and sentence vectors in one cache (the user's)."""
+        return self.sentences is self.chunks
+
     def add_to(self, reuse: Reusable) -> int:
         """Add the saved vectors to what the build copies from; returns how many."""
-        shared = self.sentences is self.chunks
         chunks = self.chunks.load()
-        sentences = chunks if shared else self.sentences.load()
-        for sources, saved in ((reuse.vectors, chunks), (reuse.sentence_vectors, sentences)):
+        sentences = None if self.shared else self.sentences.load()
+        for sources, saved in ((reuse.vectors, chunks),
+                               (reuse.sentence_vectors, chunks if self.shared else sentences)):
             if saved is not None:
                 sources.append(saved)
-        loaded = [chunks] if shared else [chunks, sentences]
-        return sum(len(keys) for keys, _ in filter(None, loaded))
+        return sum(len(keys) for keys, _ in filter(None, (chunks, sentences)))
 
     def saver(self, cache: EmbeddingCache, keys: np.ndarray, vectors: np.ndarray
               ) -> Callable[[list[int]], None]:
         """Saves the rows given of `vectors` under their keys into `cache`."""
         def save(rows: list[int]) -> None:
             block = vectors[rows]
-            if block.dtype == np.int8 and self.sentences is self.chunks:
+            if block.dtype == np.int8 and self.shared:
                 # As floats, like the chunk vectors beside them; quantised again, they
                 # give back the same int8 (stored_as).
                 block = as_floats(block).astype(np.float16)
